@@ -1,0 +1,229 @@
+import {
+  BACKWARDS,
+  END,
+  EventStoreDBClient,
+  excludeSystemEvents,
+  FORWARDS,
+  jsonEvent,
+  NO_STREAM,
+  START,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+} from '@eventstore/db-client';
+import type { AllStreamSubscription, JSONType, RecordedEvent as EsdbRecordedEvent, StreamingRead } from '@eventstore/db-client';
+import type { SealedMetadata } from '../../events/metadata.ts';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent, Subscription } from '../EventStore.ts';
+import { DuplicateEventIdError, EventStoreError, WrongExpectedRevisionError } from '../errors.ts';
+import { canonicalJson, seal } from '../hashChain.ts';
+import { validateAppend } from '../validateAppend.ts';
+
+const DEFAULT_READ_ALL_COUNT = 4096;
+const APPEND_TRIES = 10;
+/** how far back a retried append is looked for, beyond its own length */
+const REPEAT_WINDOW = 32;
+/** servers before 22.6 send ulong max instead of a position on stream reads */
+const NO_POSITION = 2n ** 64n - 1n;
+
+type Resolved = { event?: EsdbRecordedEvent | undefined; commitPosition?: bigint | undefined };
+
+export function createEventStoreDbEventStore(connectionString: string): EventStore {
+  const client = EventStoreDBClient.connectionString(connectionString);
+
+  async function readStream(stream: string, options: { direction?: 'forwards' | 'backwards'; fromRevision?: bigint; maxCount?: number } = {}) {
+    const direction = options.direction ?? 'forwards';
+    // the client defaults fromRevision to START even when reading backwards
+    const fromRevision = options.fromRevision ?? (direction === 'backwards' ? END : START);
+    const limit = options.maxCount ?? Number.MAX_SAFE_INTEGER;
+    try {
+      return await collect(client.readStream(stream, { direction, fromRevision, maxCount: Math.max(limit, 1) }), limit);
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return [];
+      throw error;
+    }
+  }
+
+  /** A retry of an append that already landed returns its original result; a reused id elsewhere is refused. */
+  async function findRepeat(stream: string, head: RecordedEvent | null, events: readonly NewEvent[]): Promise<AppendResult | null> {
+    if (!head) return null;
+    const recent =
+      events.length === 1 && sameId(head.id, events[0]!.id)
+        ? [head]
+        : (await readStream(stream, { direction: 'backwards', maxCount: events.length + REPEAT_WINDOW })).reverse();
+    const start = recent.findIndex((event) => sameId(event.id, events[0]!.id));
+    if (start < 0) {
+      const reused = events.find((event) => recent.some((old) => sameId(old.id, event.id)));
+      if (reused) throw new DuplicateEventIdError(reused.id);
+      return null;
+    }
+    events.forEach((event, i) => {
+      const old = recent[start + i];
+      if (!old || !sameId(old.id, event.id) || !sameContent(old, event)) throw new DuplicateEventIdError(event.id);
+    });
+    const last = recent[start + events.length - 1]!;
+    return { nextRevision: last.revision, position: last.position };
+  }
+
+  async function append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    validateAppend(stream, events, expected);
+    for (let attempt = 1; ; attempt++) {
+      const head = (await readStream(stream, { direction: 'backwards', maxCount: 1 }))[0] ?? null;
+      const repeat = await findRepeat(stream, head, events);
+      if (repeat) return repeat;
+      checkExpected(stream, expected, head);
+      const sealed = seal(stream, head ? { revision: head.revision, hash: head.metadata.hash } : null, events);
+      try {
+        const result = await client.appendToStream(
+          stream,
+          // validateAppend proved data is plain JSON; the client JSON.stringifies whatever it is given
+          sealed.map(({ id, type, data, metadata }) => jsonEvent({ id, type, data: data as JSONType, metadata })),
+          // always exact, whatever the caller expected, so two writers can never fork the hash chain
+          { expectedRevision: head ? head.revision : NO_STREAM },
+        );
+        if (result.success && result.position) return { nextRevision: result.nextExpectedRevision, position: result.position.commit };
+        if (result.success) {
+          const [last] = await readStream(stream, { fromRevision: result.nextExpectedRevision, maxCount: 1 });
+          if (last) return { nextRevision: last.revision, position: last.position };
+        }
+      } catch (error) {
+        if (!(error instanceof WrongExpectedVersionError)) throw error;
+        // someone wrote in between: re-read; that turns into a repeat, a WrongExpectedRevisionError, or a retry
+        if (attempt >= APPEND_TRIES) {
+          throw new WrongExpectedRevisionError(stream, expected, error.actualVersion === NO_STREAM ? null : error.actualVersion);
+        }
+      }
+    }
+  }
+
+  async function readAll(options: { after?: bigint; maxCount?: number } = {}) {
+    const after = options.after ?? 0n;
+    // fromPosition is inclusive; our events have commit = prepare, so {after, after} is a valid record boundary
+    const fromPosition = after > 0n ? { commit: after, prepare: after } : START;
+    return collect(client.readAll({ fromPosition, direction: FORWARDS }), options.maxCount ?? DEFAULT_READ_ALL_COUNT, (event) => event.position > after);
+  }
+
+  function subscribeToAll(options: { after?: bigint } = {}): Subscription {
+    let last = options.after ?? 0n;
+    let closed = false;
+    let current: AllStreamSubscription | null = null;
+    let wake: (() => void) | null = null;
+
+    async function* run(): AsyncGenerator<RecordedEvent> {
+      let delay = 100;
+      while (!closed) {
+        const fromPosition = last > 0n ? { commit: last, prepare: last } : START;
+        const sub = client.subscribeToAll({ fromPosition, filter: excludeSystemEvents() });
+        current = sub;
+        try {
+          for await (const resolved of sub) {
+            const event = toRecorded(resolved);
+            // a resubscription may hand back what was already delivered
+            if (!event || event.position <= last) continue;
+            last = event.position;
+            delay = 100;
+            yield event;
+            if (closed) return;
+          }
+        } catch {
+          // dropped (network, server restart, close): the client does not resubscribe, so we do below
+        } finally {
+          current = null;
+          await sub.unsubscribe().catch(() => undefined);
+        }
+        if (closed) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = null;
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+
+    const iterator = run();
+    return {
+      [Symbol.asyncIterator]: () => iterator,
+      async close() {
+        if (closed) return;
+        closed = true;
+        wake?.();
+        const sub = current;
+        if (!sub) return;
+        await sub.unsubscribe().catch(() => undefined);
+        // ends a pending for-await even if the cancelled gRPC call never ends the stream
+        sub.destroy();
+      },
+    };
+  }
+
+  async function headPosition(): Promise<bigint> {
+    // stream and cancel rather than a fixed maxCount: the tail of $all may be all system events
+    const [newest] = await collect(client.readAll({ direction: BACKWARDS, fromPosition: END }), 1);
+    return newest?.position ?? 0n;
+  }
+
+  return { append, readStream, readAll, subscribeToAll, headPosition, close: () => client.dispose() };
+}
+
+/** Maps our events and skips everything else (system streams, links, binary events). */
+function toRecorded(resolved: Resolved): RecordedEvent | null {
+  const event = resolved.event;
+  if (!event || !event.isJson || event.streamId.startsWith('$')) return null;
+  const metadata: unknown = event.metadata;
+  if (typeof metadata !== 'object' || metadata === null || metadata instanceof Uint8Array || Array.isArray(metadata)) return null;
+  const position = event.position?.commit ?? resolved.commitPosition;
+  if (position === undefined || position === NO_POSITION) {
+    throw new EventStoreError('position_unavailable', `event ${event.id} came without a log position: EventStoreDB 22.6 or later is required`);
+  }
+  return {
+    id: event.id,
+    type: event.type,
+    data: event.data,
+    metadata: metadata as SealedMetadata,
+    stream: event.streamId,
+    revision: event.revision,
+    position,
+    // the client truncates the server's 100 ns ticks to a millisecond Date
+    recordedAt: event.created.toISOString().replace(/Z$/, '000Z'),
+  };
+}
+
+/** Reads until `limit` of our events are kept, then cancels the gRPC call rather than draining it. */
+async function collect<E extends Resolved>(
+  read: StreamingRead<E>,
+  limit: number,
+  keep: (event: RecordedEvent) => boolean = () => true,
+): Promise<RecordedEvent[]> {
+  const out: RecordedEvent[] = [];
+  if (limit > 0) {
+    for await (const resolved of read) {
+      const event = toRecorded(resolved);
+      if (event && keep(event)) out.push(event);
+      if (out.length >= limit) break;
+    }
+  }
+  if (out.length >= limit) await read.cancel().catch(() => undefined);
+  return out;
+}
+
+function checkExpected(stream: string, expected: ExpectedRevision, head: RecordedEvent | null): void {
+  const actual = head ? head.revision : null;
+  const ok =
+    expected === 'any' ||
+    (expected === 'no_stream' && actual === null) ||
+    (expected === 'stream_exists' && actual !== null) ||
+    (typeof expected === 'bigint' && actual === expected);
+  if (!ok) throw new WrongExpectedRevisionError(stream, expected, actual);
+}
+
+function sameId(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** A retry must repeat exactly: same type, data and caller metadata (the chain links are ours). */
+function sameContent(old: RecordedEvent, event: NewEvent): boolean {
+  const { hash: _hash, prev_hash: _prev, ...metadata } = old.metadata;
+  return old.type === event.type && canonicalJson(old.data) === canonicalJson(event.data) && canonicalJson(metadata) === canonicalJson(event.metadata);
+}
