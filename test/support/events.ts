@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NewEvent } from '../../src/eventstore/EventStore.ts';
 
-export function newEvent(type = 'Tested', data: unknown = { n: 1 }, id = randomUUID()): NewEvent {
+export function newEvent(type = 'Tested', data: unknown = { n: 1 }, id: string = randomUUID()): NewEvent {
   return {
     id,
     type,

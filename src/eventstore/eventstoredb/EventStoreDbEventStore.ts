@@ -10,7 +10,7 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from '@eventstore/db-client';
-import type { AllStreamSubscription, JSONType, RecordedEvent as EsdbRecordedEvent, StreamingRead } from '@eventstore/db-client';
+import type { AllStreamSubscription, JSONType, ReadPosition, RecordedEvent as EsdbRecordedEvent, StreamingRead } from '@eventstore/db-client';
 import type { SealedMetadata } from '../../events/metadata.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent, Subscription } from '../EventStore.ts';
 import { DuplicateEventIdError, EventStoreError, WrongExpectedRevisionError } from '../errors.ts';
@@ -21,8 +21,8 @@ const DEFAULT_READ_ALL_COUNT = 4096;
 const APPEND_TRIES = 10;
 /** how far back a retried append is looked for, beyond its own length */
 const REPEAT_WINDOW = 32;
-/** servers before 22.6 send ulong max instead of a position on stream reads */
-const NO_POSITION = 2n ** 64n - 1n;
+/** servers before 22.6 send no position (0, or ulong max) on stream reads */
+const hasPosition = (position: bigint | undefined): position is bigint => position !== undefined && position > 0n && position < 2n ** 64n - 1n;
 
 type Resolved = { event?: EsdbRecordedEvent | undefined; commitPosition?: bigint | undefined };
 
@@ -94,31 +94,61 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     }
   }
 
+  /** The newest record (of any stream) at or before `after`: ESDB reads only from a record's own position. */
+  async function recordAtOrBefore(after: bigint): Promise<ReadPosition> {
+    const read = client.readAll({ direction: BACKWARDS, fromPosition: END });
+    for await (const resolved of read) {
+      const position = resolved.event?.position;
+      if (position && position.commit <= after) {
+        await read.cancel().catch(() => undefined);
+        return position;
+      }
+    }
+    return START;
+  }
+
+  /** Where to start reading so that nothing after `after` is missed, at the cost of a probe read. */
+  async function startAt(after: bigint): Promise<ReadPosition> {
+    if (after <= 0n) return START;
+    const exact = { commit: after, prepare: after };
+    const [probe] = await collect(client.readAll({ fromPosition: exact, maxCount: 1 }), 1).catch(() => []);
+    return probe?.position === after ? exact : recordAtOrBefore(after);
+  }
+
   async function readAll(options: { after?: bigint; maxCount?: number } = {}) {
     const after = options.after ?? 0n;
-    // fromPosition is inclusive; our events have commit = prepare, so {after, after} is a valid record boundary
-    const fromPosition = after > 0n ? { commit: after, prepare: after } : START;
-    return collect(client.readAll({ fromPosition, direction: FORWARDS }), options.maxCount ?? DEFAULT_READ_ALL_COUNT, (event) => event.position > after);
+    const limit = options.maxCount ?? DEFAULT_READ_ALL_COUNT;
+    if (after > 0n) {
+      // the usual case, `after` is one of our positions: the inclusive read starts with that very event
+      const direct = await collect(client.readAll({ fromPosition: { commit: after, prepare: after } }), limit + 1).catch(() => null);
+      if (direct?.[0]?.position === after) return direct.slice(1);
+    }
+    // any other position (e.g. mid-record) must not be sent as is: the server rejects it or reads garbage
+    const fromPosition = after > 0n ? await recordAtOrBefore(after) : START;
+    return collect(client.readAll({ fromPosition }), limit, (event) => event.position > after);
   }
 
   function subscribeToAll(options: { after?: bigint } = {}): Subscription {
     let last = options.after ?? 0n;
     let closed = false;
+    let from: ReadPosition | null = null;
     let current: AllStreamSubscription | null = null;
     let wake: (() => void) | null = null;
 
     async function* run(): AsyncGenerator<RecordedEvent> {
       let delay = 100;
       while (!closed) {
-        const fromPosition = last > 0n ? { commit: last, prepare: last } : START;
-        const sub = client.subscribeToAll({ fromPosition, filter: excludeSystemEvents() });
-        current = sub;
+        let sub: AllStreamSubscription | null = null;
         try {
+          // subscribing from a position is exclusive; after a delivery `from` is that event's own position
+          from ??= await startAt(last);
+          sub = current = client.subscribeToAll({ fromPosition: from, filter: excludeSystemEvents() });
           for await (const resolved of sub) {
             const event = toRecorded(resolved);
             // a resubscription may hand back what was already delivered
             if (!event || event.position <= last) continue;
             last = event.position;
+            from = { commit: last, prepare: last };
             delay = 100;
             yield event;
             if (closed) return;
@@ -127,7 +157,7 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
           // dropped (network, server restart, close): the client does not resubscribe, so we do below
         } finally {
           current = null;
-          await sub.unsubscribe().catch(() => undefined);
+          await sub?.unsubscribe().catch(() => undefined);
         }
         if (closed) return;
         await new Promise<void>((resolve) => {
@@ -174,7 +204,7 @@ function toRecorded(resolved: Resolved): RecordedEvent | null {
   const metadata: unknown = event.metadata;
   if (typeof metadata !== 'object' || metadata === null || metadata instanceof Uint8Array || Array.isArray(metadata)) return null;
   const position = event.position?.commit ?? resolved.commitPosition;
-  if (position === undefined || position === NO_POSITION) {
+  if (!hasPosition(position)) {
     throw new EventStoreError('position_unavailable', `event ${event.id} came without a log position: EventStoreDB 22.6 or later is required`);
   }
   return {
