@@ -1,5 +1,4 @@
 import type { EventStore } from './EventStore.ts';
-// @ts-ignore until the adapter lands
 import { createEventStoreDbEventStore } from './eventstoredb/EventStoreDbEventStore.ts';
 import { createPostgresEventStore } from './postgres/PostgresEventStore.ts';
 

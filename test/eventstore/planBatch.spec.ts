@@ -3,7 +3,7 @@ import { DuplicateEventIdError, WrongExpectedRevisionError } from '../../src/eve
 import { planBatch, type StreamHead, type StoredId } from '../../src/eventstore/postgres/planBatch.ts';
 import { newEvent } from '../support/events.ts';
 
-const noHeads = new Map<string, StreamHead>();
+const noHeads = new Map<string, StreamHead | null>();
 const noIds = new Map<string, StoredId>();
 
 describe('planBatch: appends sharing one transaction', () => {
@@ -16,23 +16,22 @@ describe('planBatch: appends sharing one transaction', () => {
       ],
       noHeads,
       noIds,
-      10n,
     );
-    expect(plan.outcomes[0]).to.deep.equal({ ok: true, result: { nextRevision: 0n, position: 11n } });
+    expect(plan.outcomes[0]).to.deep.equal({ ok: true, result: { nextRevision: 0n, position: 1n }, relative: true });
     expect(plan.outcomes[1]!.ok).to.equal(false);
     expect((plan.outcomes[1] as { error: Error }).error).to.be.instanceOf(WrongExpectedRevisionError);
-    expect(plan.outcomes[2]).to.deep.equal({ ok: true, result: { nextRevision: 1n, position: 12n } });
-    expect(plan.rows.map((r) => [r.type, r.revision, r.position])).to.deep.equal([
-      ['A', 0n, 11n],
-      ['C', 1n, 12n],
+    expect(plan.outcomes[2]).to.deep.equal({ ok: true, result: { nextRevision: 1n, position: 2n }, relative: true });
+    expect(plan.rows.map((r) => [r.type, r.revision, r.offset])).to.deep.equal([
+      ['A', 0n, 1n],
+      ['C', 1n, 2n],
     ]);
     expect(plan.rows[1]!.metadata.prev_hash).to.equal(plan.rows[0]!.metadata.hash);
-    expect(plan.headPosition).to.equal(12n);
+    expect(plan.heads.get('s')).to.deep.equal({ revision: 1n, hash: plan.rows[1]!.metadata.hash });
   });
 
   it('continues a stream from its stored head and hash', () => {
-    const plan = planBatch([{ stream: 's', events: [newEvent()], expected: 4n }], new Map([['s', { revision: 4n, hash: 'h4' }]]), noIds, 99n);
-    expect(plan.rows[0]).to.include({ revision: 5n, position: 100n });
+    const plan = planBatch([{ stream: 's', events: [newEvent()], expected: 4n }], new Map([['s', { revision: 4n, hash: 'h4' }]]), noIds);
+    expect(plan.rows[0]).to.include({ revision: 5n, offset: 1n });
     expect(plan.rows[0]!.metadata.prev_hash).to.equal('h4');
   });
 
@@ -45,10 +44,17 @@ describe('planBatch: appends sharing one transaction', () => {
       ],
       noHeads,
       noIds,
-      0n,
     );
     expect(plan.rows).to.have.length(2);
     expect(plan.outcomes[1]).to.deep.equal(plan.outcomes[0]);
+  });
+
+  it('answers a repeat of a stored append with its stored, absolute position', () => {
+    const event = newEvent();
+    const stored = new Map([[event.id, { stream: 's', revision: 3n, position: 42n }]]);
+    const plan = planBatch([{ stream: 's', events: [event], expected: 'no_stream' }], noHeads, stored);
+    expect(plan.rows).to.have.length(0);
+    expect(plan.outcomes[0]).to.deep.equal({ ok: true, result: { nextRevision: 3n, position: 42n }, relative: false });
   });
 
   it('refuses an event id already used in another stream or in part', () => {
@@ -61,7 +67,6 @@ describe('planBatch: appends sharing one transaction', () => {
       ],
       noHeads,
       stored,
-      1n,
     );
     expect(plan.rows).to.have.length(0);
     for (const outcome of plan.outcomes) expect((outcome as { error: Error }).error).to.be.instanceOf(DuplicateEventIdError);

@@ -1,18 +1,8 @@
-import {
-  BACKWARDS,
-  END,
-  EventStoreDBClient,
-  excludeSystemEvents,
-  FORWARDS,
-  jsonEvent,
-  NO_STREAM,
-  START,
-  StreamNotFoundError,
-  WrongExpectedVersionError,
-} from '@eventstore/db-client';
+import { BACKWARDS, END, EventStoreDBClient, excludeSystemEvents, jsonEvent, NO_STREAM, START, StreamNotFoundError, WrongExpectedVersionError } from '@eventstore/db-client';
 import type { AllStreamSubscription, JSONType, ReadPosition, RecordedEvent as EsdbRecordedEvent, StreamingRead } from '@eventstore/db-client';
 import type { SealedMetadata } from '../../events/metadata.ts';
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent, Subscription } from '../EventStore.ts';
+import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../EventStore.ts';
+import type { ReadAllOptions, ReadStreamOptions, SubscribeOptions, Subscription } from '../EventStore.ts';
 import { DuplicateEventIdError, EventStoreError, WrongExpectedRevisionError } from '../errors.ts';
 import { canonicalJson, seal } from '../hashChain.ts';
 import { validateAppend } from '../validateAppend.ts';
@@ -28,8 +18,9 @@ type Resolved = { event?: EsdbRecordedEvent | undefined; commitPosition?: bigint
 
 export function createEventStoreDbEventStore(connectionString: string): EventStore {
   const client = EventStoreDBClient.connectionString(connectionString);
+  const subscriptions = new Set<Subscription>();
 
-  async function readStream(stream: string, options: { direction?: 'forwards' | 'backwards'; fromRevision?: bigint; maxCount?: number } = {}) {
+  async function readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const direction = options.direction ?? 'forwards';
     // the client defaults fromRevision to START even when reading backwards
     const fromRevision = options.fromRevision ?? (direction === 'backwards' ? END : START);
@@ -42,61 +33,43 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     }
   }
 
-  /** A retry of an append that already landed returns its original result; a reused id elsewhere is refused. */
-  async function findRepeat(stream: string, head: RecordedEvent | null, events: readonly NewEvent[]): Promise<AppendResult | null> {
-    if (!head) return null;
-    const recent =
-      events.length === 1 && sameId(head.id, events[0]!.id)
-        ? [head]
-        : (await readStream(stream, { direction: 'backwards', maxCount: events.length + REPEAT_WINDOW })).reverse();
-    const start = recent.findIndex((event) => sameId(event.id, events[0]!.id));
-    if (start < 0) {
-      const reused = events.find((event) => recent.some((old) => sameId(old.id, event.id)));
-      if (reused) throw new DuplicateEventIdError(reused.id);
-      return null;
-    }
-    events.forEach((event, i) => {
-      const old = recent[start + i];
-      if (!old || !sameId(old.id, event.id) || !sameContent(old, event)) throw new DuplicateEventIdError(event.id);
-    });
-    const last = recent[start + events.length - 1]!;
-    return { nextRevision: last.revision, position: last.position };
-  }
-
   async function append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     validateAppend(stream, events, expected);
-    for (let attempt = 1; ; attempt++) {
-      const head = (await readStream(stream, { direction: 'backwards', maxCount: 1 }))[0] ?? null;
-      const repeat = await findRepeat(stream, head, events);
+    let actual: bigint | null = null;
+    for (let attempt = 0; attempt < APPEND_TRIES; attempt++) {
+      // one backwards read gives the chain head and the window a retried append would be in
+      const recent = (await readStream(stream, { direction: 'backwards', maxCount: events.length + REPEAT_WINDOW })).reverse();
+      const head = recent[recent.length - 1] ?? null;
+      actual = head ? head.revision : null;
+      const repeat = findRepeat(recent, events);
       if (repeat) return repeat;
       checkExpected(stream, expected, head);
       const sealed = seal(stream, head ? { revision: head.revision, hash: head.metadata.hash } : null, events);
-      try {
-        const result = await client.appendToStream(
+      const result = await client
+        .appendToStream(
           stream,
           // validateAppend proved data is plain JSON; the client JSON.stringifies whatever it is given
           sealed.map(({ id, type, data, metadata }) => jsonEvent({ id, type, data: data as JSONType, metadata })),
           // always exact, whatever the caller expected, so two writers can never fork the hash chain
           { expectedRevision: head ? head.revision : NO_STREAM },
-        );
-        if (result.success && result.position) return { nextRevision: result.nextExpectedRevision, position: result.position.commit };
-        if (result.success) {
-          const [last] = await readStream(stream, { fromRevision: result.nextExpectedRevision, maxCount: 1 });
-          if (last) return { nextRevision: last.revision, position: last.position };
-        }
-      } catch (error) {
-        if (!(error instanceof WrongExpectedVersionError)) throw error;
-        // someone wrote in between: re-read; that turns into a repeat, a WrongExpectedRevisionError, or a retry
-        if (attempt >= APPEND_TRIES) {
-          throw new WrongExpectedRevisionError(stream, expected, error.actualVersion === NO_STREAM ? null : error.actualVersion);
-        }
-      }
+        )
+        .catch((error: unknown) => {
+          if (error instanceof WrongExpectedVersionError) return null;
+          throw error;
+        });
+      // someone wrote in between: the re-read turns this into a repeat, a WrongExpectedRevisionError, or another try
+      if (!result?.success) continue;
+      if (result.position) return { nextRevision: result.nextExpectedRevision, position: result.position.commit };
+      const [last] = await readStream(stream, { fromRevision: result.nextExpectedRevision, maxCount: 1 });
+      if (last) return { nextRevision: last.revision, position: last.position };
     }
+    // only 'any' / 'stream_exists' writers can lose every race: an exact expectation fails on the re-read
+    throw new WrongExpectedRevisionError(stream, expected, actual);
   }
 
   /** The newest record (of any stream) at or before `after`: ESDB reads only from a record's own position. */
   async function recordAtOrBefore(after: bigint): Promise<ReadPosition> {
-    const read = client.readAll({ direction: BACKWARDS, fromPosition: END });
+    const read = quiet(client.readAll({ direction: BACKWARDS, fromPosition: END }));
     for await (const resolved of read) {
       const position = resolved.event?.position;
       if (position && position.commit <= after) {
@@ -115,7 +88,7 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     return probe?.position === after ? exact : recordAtOrBefore(after);
   }
 
-  async function readAll(options: { after?: bigint; maxCount?: number } = {}) {
+  async function readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const after = options.after ?? 0n;
     const limit = options.maxCount ?? DEFAULT_READ_ALL_COUNT;
     if (after > 0n) {
@@ -128,7 +101,7 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     return collect(client.readAll({ fromPosition }), limit, (event) => event.position > after);
   }
 
-  function subscribeToAll(options: { after?: bigint } = {}): Subscription {
+  function subscribeToAll(options: SubscribeOptions = {}): Subscription {
     let last = options.after ?? 0n;
     let closed = false;
     let from: ReadPosition | null = null;
@@ -136,48 +109,53 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     let wake: (() => void) | null = null;
 
     async function* run(): AsyncGenerator<RecordedEvent> {
-      let delay = 100;
-      while (!closed) {
-        let sub: AllStreamSubscription | null = null;
-        try {
-          // subscribing from a position is exclusive; after a delivery `from` is that event's own position
-          from ??= await startAt(last);
-          sub = current = client.subscribeToAll({ fromPosition: from, filter: excludeSystemEvents() });
-          for await (const resolved of sub) {
-            const event = toRecorded(resolved);
-            // a resubscription may hand back what was already delivered
-            if (!event || event.position <= last) continue;
-            last = event.position;
-            from = { commit: last, prepare: last };
-            delay = 100;
-            yield event;
+      try {
+        let delay = 100;
+        while (!closed) {
+          let sub: AllStreamSubscription | null = null;
+          try {
+            // subscribing from a position is exclusive; after a delivery `from` is that event's own position
+            from ??= await startAt(last);
             if (closed) return;
+            sub = current = quiet(client.subscribeToAll({ fromPosition: from, filter: excludeSystemEvents() }));
+            for await (const resolved of sub) {
+              const event = toRecorded(resolved);
+              // a resubscription may hand back what was already delivered
+              if (!event || event.position <= last) continue;
+              last = event.position;
+              from = { commit: last, prepare: last };
+              delay = 100;
+              yield event;
+              if (closed) return;
+            }
+          } catch {
+            // dropped (network, server restart, close): the client does not resubscribe, so we do below
+          } finally {
+            current = null;
+            await sub?.unsubscribe().catch(() => undefined);
           }
-        } catch {
-          // dropped (network, server restart, close): the client does not resubscribe, so we do below
-        } finally {
-          current = null;
-          await sub?.unsubscribe().catch(() => undefined);
+          if (closed) return;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, delay);
+            wake = () => (clearTimeout(timer), resolve());
+          });
+          wake = null;
+          delay = Math.min(delay * 2, 5000);
         }
-        if (closed) return;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = null;
-        delay = Math.min(delay * 2, 5000);
+      } finally {
+        // also when the consumer just stops iterating (break) without calling close()
+        closed = true;
+        subscriptions.delete(subscription);
       }
     }
 
     const iterator = run();
-    return {
+    const subscription: Subscription = {
       [Symbol.asyncIterator]: () => iterator,
       async close() {
         if (closed) return;
         closed = true;
+        subscriptions.delete(subscription);
         wake?.();
         const sub = current;
         if (!sub) return;
@@ -186,6 +164,8 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
         sub.destroy();
       },
     };
+    subscriptions.add(subscription);
+    return subscription;
   }
 
   async function headPosition(): Promise<bigint> {
@@ -194,7 +174,13 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     return newest?.position ?? 0n;
   }
 
-  return { append, readStream, readAll, subscribeToAll, headPosition, close: () => client.dispose() };
+  async function close(): Promise<void> {
+    // an open subscription would otherwise keep resubscribing against a disposed client
+    await Promise.all([...subscriptions].map((subscription) => subscription.close()));
+    await client.dispose();
+  }
+
+  return { append, readStream, readAll, subscribeToAll, headPosition, close };
 }
 
 /** Maps our events and skips everything else (system streams, links, binary events). */
@@ -221,12 +207,9 @@ function toRecorded(resolved: Resolved): RecordedEvent | null {
 }
 
 /** Reads until `limit` of our events are kept, then cancels the gRPC call rather than draining it. */
-async function collect<E extends Resolved>(
-  read: StreamingRead<E>,
-  limit: number,
-  keep: (event: RecordedEvent) => boolean = () => true,
-): Promise<RecordedEvent[]> {
+async function collect<E extends Resolved>(read: StreamingRead<E>, limit: number, keep = (_: RecordedEvent) => true): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
+  quiet(read);
   if (limit > 0) {
     for await (const resolved of read) {
       const event = toRecorded(resolved);
@@ -236,6 +219,30 @@ async function collect<E extends Resolved>(
   }
   if (out.length >= limit) await read.cancel().catch(() => undefined);
   return out;
+}
+
+/** The client emits late errors (after we stopped reading) as 'error' events; unheard, they would crash the process. */
+function quiet<S extends NodeJS.EventEmitter>(stream: S): S {
+  stream.on('error', () => undefined);
+  return stream;
+}
+
+/** A retry of an append that already landed answers as the first time; an id reused any other way is refused. */
+function findRepeat(recent: readonly RecordedEvent[], events: readonly NewEvent[]): AppendResult | null {
+  const first = events[0]!;
+  const start = recent.findIndex((old) => sameId(old.id, first.id));
+  if (start < 0) {
+    const reused = events.find((event) => recent.some((old) => sameId(old.id, event.id)));
+    if (reused) throw new DuplicateEventIdError(reused.id);
+    return null;
+  }
+  events.forEach((event, i) => {
+    const old = recent[start + i];
+    if (!old || !sameId(old.id, event.id)) throw new DuplicateEventIdError(first.id);
+    if (!sameContent(old, event)) throw new DuplicateEventIdError(event.id);
+  });
+  const last = recent[start + events.length - 1]!;
+  return { nextRevision: last.revision, position: last.position };
 }
 
 function checkExpected(stream: string, expected: ExpectedRevision, head: RecordedEvent | null): void {

@@ -19,12 +19,15 @@ export interface StoredId {
   position: bigint;
 }
 
-export type AppendOutcome = { ok: true; result: AppendResult } | { ok: false; error: Error };
+/** `relative`: the position counts from the batch's base, which is known only once it commits. */
+export type AppendOutcome = { ok: true; result: AppendResult; relative: boolean } | { ok: false; error: Error };
 
 export interface BatchPlan {
-  rows: (SealedEvent & { position: bigint })[];
+  /** the events to insert; `offset` 1..n is each one's position after the batch's base */
+  rows: (SealedEvent & { offset: bigint })[];
   outcomes: AppendOutcome[];
-  headPosition: bigint;
+  /** every stream's head once the batch is written */
+  heads: Map<string, StreamHead | null>;
 }
 
 /**
@@ -34,14 +37,13 @@ export interface BatchPlan {
  */
 export function planBatch(
   appends: readonly PendingAppend[],
-  heads: ReadonlyMap<string, StreamHead>,
+  heads: ReadonlyMap<string, StreamHead | null>,
   storedIds: ReadonlyMap<string, StoredId>,
-  headPosition: bigint,
 ): BatchPlan {
   const streamHeads = new Map(heads);
-  const ids = new Map(storedIds);
+  const ids = new Map<string, StoredId & { planned?: true }>(storedIds);
   const rows: BatchPlan['rows'] = [];
-  let position = headPosition;
+  let offset = 0n;
 
   const outcomes = appends.map(({ stream, events, expected }): AppendOutcome => {
     const repeat = findRepeat(stream, events, ids);
@@ -51,14 +53,14 @@ export function planBatch(
       return { ok: false, error: new WrongExpectedRevisionError(stream, expected, head?.revision ?? null) };
     }
     for (const event of seal(stream, head, events)) {
-      position += 1n;
-      rows.push({ ...event, position });
-      ids.set(event.id.toLowerCase(), { stream, revision: event.revision, position });
+      offset += 1n;
+      rows.push({ ...event, offset });
+      ids.set(event.id.toLowerCase(), { stream, revision: event.revision, position: offset, planned: true });
       streamHeads.set(stream, { revision: event.revision, hash: event.metadata.hash });
     }
-    return { ok: true, result: { nextRevision: streamHeads.get(stream)!.revision, position } };
+    return { ok: true, result: { nextRevision: streamHeads.get(stream)!.revision, position: offset }, relative: true };
   });
-  return { rows, outcomes, headPosition: position };
+  return { rows, outcomes, heads: streamHeads };
 }
 
 function meetsExpectation(expected: ExpectedRevision, head: StreamHead | null): boolean {
@@ -75,7 +77,7 @@ function meetsExpectation(expected: ExpectedRevision, head: StreamHead | null): 
 }
 
 /** A retried append (same ids, same stream, same order) answers as the first one did and writes nothing. */
-function findRepeat(stream: string, events: readonly NewEvent[], ids: ReadonlyMap<string, StoredId>): AppendOutcome | null {
+function findRepeat(stream: string, events: readonly NewEvent[], ids: ReadonlyMap<string, StoredId & { planned?: true }>): AppendOutcome | null {
   const found = events.map((event) => ids.get(event.id.toLowerCase()));
   if (found.every((stored) => stored === undefined)) return null;
   const first = found[0];
@@ -87,5 +89,5 @@ function findRepeat(stream: string, events: readonly NewEvent[], ids: ReadonlyMa
     return { ok: false, error: new DuplicateEventIdError(clash.id) };
   }
   const last = found[found.length - 1]!;
-  return { ok: true, result: { nextRevision: last.revision, position: last.position } };
+  return { ok: true, result: { nextRevision: last.revision, position: last.position }, relative: last.planned === true };
 }

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { EventStore, NewEvent } from '../src/eventstore/EventStore.ts';
+import { createPostgresEventStore } from '../src/eventstore/postgres/PostgresEventStore.ts';
+import { drive, type Bench, type BenchRow } from './harness.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+
+function event(n: number): NewEvent {
+  const id = randomUUID();
+  return {
+    id,
+    type: 'MessagePosted',
+    data: { chat: 'c', author_id: 'a', content: `benchmark message number ${n}`, time_stamp: new Date().toISOString() },
+    metadata: { actor: 'a', correlation_id: id, causation_id: id, occurred_at: new Date().toISOString(), schema: 1 },
+  };
+}
+
+/** Single-event appends to 1,000 streams: `writers` separate stores (own connections), each with `inFlight` appends outstanding. */
+async function appends(url: string, writers: number, inFlight: number): Promise<BenchRow[]> {
+  const stores = Array.from({ length: writers }, () => createPostgresEventStore(url, { poolSize: 2 }));
+  try {
+    const result = await drive(writers * inFlight, SECONDS, (worker, i) =>
+      stores[worker % writers]!.append(`bench-${(worker * 7919 + i) % 1000}`, [event(i)], 'any'),
+    );
+    const name = `${writers} writer${writers > 1 ? 's' : ''} × ${inFlight} in flight`;
+    return [
+      { bench: 'eventstore.append', case: name, value: result.perSecond, unit: 'events/s' },
+      { bench: 'eventstore.append', case: `${name} p50`, value: result.p50, unit: 'ms' },
+      { bench: 'eventstore.append', case: `${name} p99`, value: result.p99, unit: 'ms' },
+    ];
+  } finally {
+    await Promise.all(stores.map((s) => s.close()));
+  }
+}
+
+async function readAll(store: EventStore, total: number): Promise<BenchRow[]> {
+  // fill with appends of 100 events: the fast path for loading, not what is measured
+  for (let written = 0; written < total; written += 1000) {
+    await Promise.all(Array.from({ length: 10 }, (_, k) => store.append(`fill-${written + k}`, Array.from({ length: 100 }, (_, n) => event(n)), 'any')));
+  }
+  const best: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const started = performance.now();
+    let after = 0n;
+    let read = 0;
+    for (;;) {
+      const page = await store.readAll({ after, maxCount: 4096 });
+      if (page.length === 0) break;
+      read += page.length;
+      after = page[page.length - 1]!.position;
+    }
+    best.push(read / ((performance.now() - started) / 1000));
+  }
+  return [{ bench: 'eventstore.readAll', case: `${total.toLocaleString('en-US')} events, pages of 4,096`, value: Math.max(...best), unit: 'events/s', note: 'best of 3' }];
+}
+
+export const eventStoreBench: Bench = async ({ freshDatabase, log }) => {
+  const rows: BenchRow[] = [];
+  for (const [writers, inFlight] of [
+    [1, 1],
+    [8, 1],
+    [1, 64],
+    [8, 32],
+  ] as const) {
+    log(`appends: ${writers} writers × ${inFlight}`);
+    rows.push(...(await appends(await freshDatabase(), writers, inFlight)));
+  }
+  log('read-all');
+  const store = createPostgresEventStore(await freshDatabase());
+  try {
+    rows.push(...(await readAll(store, Number(process.env.BENCH_READ_EVENTS ?? 200_000))));
+  } finally {
+    await store.close();
+  }
+  return rows;
+};

@@ -1,0 +1,53 @@
+/** The benchmark harness: each bench returns rows; run.ts prints them as a table or as JSON. */
+export interface BenchRow {
+  bench: string;
+  case: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+export interface BenchContext {
+  /** a fresh, migrated database for this bench */
+  freshDatabase(): Promise<string>;
+  log(line: string): void;
+}
+
+export type Bench = (context: BenchContext) => Promise<BenchRow[]>;
+
+export function percentile(sortedMs: number[], p: number): number {
+  if (sortedMs.length === 0) return Number.NaN;
+  return sortedMs[Math.min(sortedMs.length - 1, Math.floor((p / 100) * sortedMs.length))]!;
+}
+
+/** Runs `op` from `workers` concurrent loops for about `seconds`, timing each call. */
+export async function drive(workers: number, seconds: number, op: (worker: number, i: number) => Promise<unknown>) {
+  const latencies: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, async (_, worker) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const t = performance.now();
+        await op(worker, i);
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return { count: latencies.length, perSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+export function formatTable(rows: BenchRow[]): string {
+  const cells = rows.map((r) => [r.bench, r.case, formatNumber(r.value), r.unit, r.note ?? '']);
+  const header = ['bench', 'case', 'value', 'unit', 'note'];
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 2 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join(' | ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...cells.map(line)].join('\n');
+}
+
+function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
+}
