@@ -15,21 +15,25 @@ function event(n: number): NewEvent {
   };
 }
 
-/** Single-event appends to 1,000 streams: `writers` separate stores (own connections), each with `inFlight` appends outstanding. */
-async function appends(url: string, writers: number, inFlight: number): Promise<BenchRow[]> {
-  const stores = Array.from({ length: writers }, () => createPostgresEventStore(url, { poolSize: 2 }));
+/**
+ * Single-event appends to 1,000 streams from `writers` concurrent loops, each with `inFlight`
+ * appends outstanding, through `stores` event store instances (each with its own connections,
+ * as separate processes would have).
+ */
+async function appends(url: string, writers: number, inFlight: number, stores: number): Promise<BenchRow[]> {
+  const instances = Array.from({ length: stores }, () => createPostgresEventStore(url, { poolSize: 3 }));
   try {
     const result = await drive(writers * inFlight, SECONDS, (worker, i) =>
-      stores[worker % writers]!.append(`bench-${(worker * 7919 + i) % 1000}`, [event(i)], 'any'),
+      instances[worker % stores]!.append(`bench-${(worker * 7919 + i) % 1000}`, [event(i)], 'any'),
     );
-    const name = `${writers} writer${writers > 1 ? 's' : ''} × ${inFlight} in flight`;
+    const name = `${writers} writer${writers > 1 ? 's' : ''} × ${inFlight} in flight, ${stores === 1 ? 'one store' : `${stores} stores`}`;
     return [
       { bench: 'eventstore.append', case: name, value: result.perSecond, unit: 'events/s' },
       { bench: 'eventstore.append', case: `${name} p50`, value: result.p50, unit: 'ms' },
       { bench: 'eventstore.append', case: `${name} p99`, value: result.p99, unit: 'ms' },
     ];
   } finally {
-    await Promise.all(stores.map((s) => s.close()));
+    await Promise.all(instances.map((s) => s.close()));
   }
 }
 
@@ -56,14 +60,15 @@ async function readAll(store: EventStore, total: number): Promise<BenchRow[]> {
 
 export const eventStoreBench: Bench = async ({ freshDatabase, log }) => {
   const rows: BenchRow[] = [];
-  for (const [writers, inFlight] of [
-    [1, 1],
-    [8, 1],
-    [1, 64],
-    [8, 32],
+  for (const [writers, inFlight, stores] of [
+    [1, 1, 1],
+    [8, 1, 1],
+    [8, 8, 1],
+    [8, 1, 8],
+    [8, 8, 8],
   ] as const) {
-    log(`appends: ${writers} writers × ${inFlight}`);
-    rows.push(...(await appends(await freshDatabase(), writers, inFlight)));
+    log(`appends: ${writers} writers × ${inFlight}, ${stores} stores`);
+    rows.push(...(await appends(await freshDatabase(), writers, inFlight, stores)));
   }
   log('read-all');
   const store = createPostgresEventStore(await freshDatabase());

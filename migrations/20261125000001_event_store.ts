@@ -1,8 +1,15 @@
 import type { Knex } from 'knex';
 
-// The Postgres event store. Writers serialize on the single es_head row, which hands out
-// dense global positions in commit order: a reader that has seen position N has seen every
-// position below it, so no subscriber can skip an event that commits late.
+// The Postgres event store.
+//
+// Global positions are (transaction id << 20) + the event's place in its append, so they sort
+// in transaction-id order. Readers take only events below the horizon
+// pg_snapshot_xmin(pg_current_snapshot()) << 20: every transaction below it has ended, and any
+// that commits later has a larger id, so a reader never skips an event that commits late and
+// never sees positions go backwards — while writers need no global lock and commit in parallel.
+//
+// Writers of one stream meet on the (stream, revision) key: of two appends planned from the same
+// head, the second waits for the first to commit and then fails on the key, writing nothing.
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE TABLE es_events (
@@ -16,11 +23,12 @@ export async function up(knex: Knex): Promise<void> {
       recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
       UNIQUE (stream, revision)
     );
-    CREATE TABLE es_head (
-      singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-      position  bigint NOT NULL
-    );
-    INSERT INTO es_head (position) VALUES (0);
+
+    -- the highest position a reader may deliver now; see above. STABLE, so it reads the calling
+    -- statement's own snapshot: a newer one could place rows that statement cannot see below it.
+    CREATE FUNCTION es_horizon() RETURNS bigint LANGUAGE sql STABLE AS $$
+      SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20) - 1
+    $$;
 
     -- What a batch of appends must know: each stream's head (revision null: no stream) and
     -- which of its event ids are already stored.
@@ -36,32 +44,31 @@ export async function up(knex: Knex): Promise<void> {
                      FROM es_events e WHERE e.id = ANY(p_ids)))
     $$;
 
-    -- One round trip per batch of appends, planned by the caller from the stream heads it
-    -- believed in: p_check holds those heads (revision null: no stream) and the event ids of
-    -- the appends it refused, which must not be stored; the unique keys back both up. A batch
-    -- planned from a stale belief writes nothing and answers NULL (or fails on a unique key).
-    CREATE FUNCTION es_append_batch(p_rows jsonb, p_check jsonb) RETURNS bigint LANGUAGE plpgsql AS $$
+    -- One round trip per batch of appends, planned by the caller from the heads it believed in.
+    -- p_rows: [{id, stream, revision, type, data, metadata, hash}], metadata without its hash;
+    -- a stale head fails on the (stream, revision) key, a stored id on the id key. p_refused:
+    -- {heads: [{stream, revision}], ids: [...]}, the believed heads of streams the batch refused
+    -- to write to (revision null: no stream) and the event ids of the appends it refused, which
+    -- must not be stored; if they are wrong, nothing is written and the answer is NULL.
+    -- Otherwise the answer is the batch's base position: its events are at base + 1, base + 2, ...
+    CREATE FUNCTION es_append_batch(p_rows jsonb, p_refused jsonb) RETURNS bigint LANGUAGE plpgsql AS $$
     DECLARE
-      base bigint;
-      n int := jsonb_array_length(p_rows);
+      base bigint := pg_current_xact_id()::text::bigint << 20;
     BEGIN
-      -- the writers' lock: positions are handed out, and become visible, in commit order
-      SELECT position INTO base FROM es_head FOR UPDATE;
       IF EXISTS (
-        SELECT 1 FROM jsonb_to_recordset(p_check->'heads') AS c(stream text, revision bigint)
+        SELECT 1 FROM jsonb_to_recordset(p_refused->'heads') AS c(stream text, revision bigint)
          WHERE c.revision IS DISTINCT FROM (SELECT max(e.revision) FROM es_events e WHERE e.stream = c.stream)
       ) OR EXISTS (
-        SELECT 1 FROM es_events e WHERE e.id IN (SELECT jsonb_array_elements_text(p_check->'ids')::uuid)
+        SELECT 1 FROM es_events e WHERE e.id IN (SELECT jsonb_array_elements_text(p_refused->'ids')::uuid)
       ) THEN
         RETURN NULL;
       END IF;
-      IF n > 0 THEN
+      IF jsonb_array_length(p_rows) > 0 THEN
         INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
-        SELECT base + r.ord, r.id, r.stream, r.revision, r.type, r.data, r.metadata
-          FROM ROWS FROM (jsonb_to_recordset(p_rows) AS (id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb))
-               WITH ORDINALITY AS r(id, stream, revision, type, data, metadata, ord);
-        UPDATE es_head SET position = base + n;
-        PERFORM pg_notify('es_events', (base + n)::text);
+        SELECT base + r.ord, r.id, r.stream, r.revision, r.type, r.data, r.metadata || jsonb_build_object('hash', r.hash)
+          FROM ROWS FROM (jsonb_to_recordset(p_rows) AS (id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb, hash text))
+               WITH ORDINALITY AS r(id, stream, revision, type, data, metadata, hash, ord);
+        PERFORM pg_notify('es_events', '');
       END IF;
       RETURN base;
     END $$;
@@ -69,5 +76,8 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('DROP FUNCTION es_append_batch; DROP FUNCTION es_batch_state; DROP TABLE es_head; DROP TABLE es_events;');
+  await knex.raw(`
+    DROP FUNCTION es_append_batch; DROP FUNCTION es_batch_state; DROP FUNCTION es_horizon;
+    DROP TABLE es_events;
+  `);
 }

@@ -4,15 +4,22 @@ import type { NewEvent } from './EventStore.ts';
 
 /** JSON with object keys sorted at every depth: one text for one value, whichever store it came back from. */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (typeof value === 'object' && value !== null) {
-    const members = Object.keys(value)
-      .filter((key) => (value as Record<string, unknown>)[key] !== undefined)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
-    return `{${members.join(',')}}`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  // plain loops: this runs for every event appended and every event verified
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i > 0 ? ',' : '') + canonicalJson(value[i]);
+    return out + ']';
   }
-  return JSON.stringify(value);
+  const record = value as Record<string, unknown>;
+  out = '{';
+  for (const key of Object.keys(record).sort()) {
+    const item = record[key];
+    if (item === undefined) continue;
+    out += (out.length > 1 ? ',' : '') + JSON.stringify(key) + ':' + canonicalJson(item);
+  }
+  return out + '}';
 }
 
 export interface ChainedEvent {
@@ -24,17 +31,25 @@ export interface ChainedEvent {
   metadata: EventMetadata & { prev_hash: string | null };
 }
 
+/** The canonical JSON a hash covers: the whole event, its metadata (with prev_hash) but for the hash itself. */
+export function canonicalBody(event: ChainedEvent): string {
+  const { hash: _ignored, ...metadata } = event.metadata as SealedMetadata;
+  return canonicalJson({ id: event.id, type: event.type, data: event.data, stream: event.stream, revision: String(event.revision), metadata });
+}
+
 /** SHA-256 over this event's canonical JSON, which includes the previous event's hash. */
 export function eventHash(event: ChainedEvent): string {
-  const { hash: _ignored, ...metadata } = event.metadata as SealedMetadata;
-  const body = { id: event.id, type: event.type, data: event.data, stream: event.stream, revision: String(event.revision), metadata };
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
+  return sha256(canonicalBody(event));
 }
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export interface SealedEvent extends NewEvent {
   stream: string;
   revision: bigint;
   metadata: SealedMetadata;
+  /** canonicalBody of the event, which an adapter may store as it is */
+  body: string;
 }
 
 /** Links new events onto a stream whose last event has `head` (null for a new stream). */
@@ -44,9 +59,10 @@ export function seal(stream: string, head: { revision: bigint; hash: string | nu
   return events.map((event) => {
     revision += 1n;
     const chained: ChainedEvent = { ...event, stream, revision, metadata: { ...event.metadata, prev_hash: prevHash } };
-    const hash = eventHash(chained);
+    const body = canonicalBody(chained);
+    const hash = sha256(body);
     prevHash = hash;
-    return { ...chained, metadata: { ...chained.metadata, hash } };
+    return { ...chained, metadata: { ...chained.metadata, hash }, body };
   });
 }
 

@@ -26,9 +26,9 @@ export function validateAppend(stream: unknown, events: unknown, expected: unkno
     if (ids.has(id.toLowerCase())) throw new InvalidAppendError(`${where}: id ${id} appears twice in one append`);
     ids.add(id.toLowerCase());
     if (typeof type !== 'string' || type.length === 0 || type.length > 100) throw new InvalidAppendError(`${where}: type must be 1-100 characters`);
-    assertJson(data, `${where}.data`);
-    assertMetadata(metadata, `${where}.metadata`);
-    const bytes = Buffer.byteLength(JSON.stringify({ data, metadata }));
+    const bound = assertJson(data, `${where}.data`) + assertMetadata(metadata, `${where}.metadata`);
+    // measure exactly only when the cheap bound says it might be too large
+    const bytes = bound > MAX_EVENT_BYTES ? Buffer.byteLength(JSON.stringify({ data, metadata })) : 0;
     if (bytes > MAX_EVENT_BYTES) throw new InvalidAppendError(`${where} is ${bytes} bytes; at most ${MAX_EVENT_BYTES}`);
   });
 }
@@ -37,44 +37,46 @@ export function isExpectedRevision(value: unknown): value is ExpectedRevision {
   return value === 'any' || value === 'no_stream' || value === 'stream_exists' || (typeof value === 'bigint' && value >= 0n);
 }
 
-function assertMetadata(value: unknown, where: string): void {
+function assertMetadata(value: unknown, where: string): number {
   if (!isPlainObject(value)) throw new InvalidAppendError(`${where} must be an object`);
   for (const key of ['actor', 'correlation_id', 'causation_id', 'occurred_at'] as const) {
     if (typeof value[key] !== 'string' || value[key] === '') throw new InvalidAppendError(`${where}.${key} must be a non-empty string`);
   }
   if (!Number.isInteger(value.schema) || (value.schema as number) < 1) throw new InvalidAppendError(`${where}.schema must be a positive integer`);
   if ('hash' in value || 'prev_hash' in value) throw new InvalidAppendError(`${where}: hash and prev_hash are set by the event store`);
-  assertJson(value, where);
+  return assertJson(value, where);
 }
 
 /**
  * Plain JSON only: what goes in must come back out of either store unchanged, or the hash chain
  * would not verify. Undefined object members are dropped, as JSON.stringify drops them.
+ * Answers an upper bound of the value's size as UTF-8 JSON (each character escaped at worst).
  */
-export function assertJson(value: unknown, where: string, seen = new Set<object>()): void {
+export function assertJson(value: unknown, where: string, seen = new Set<object>()): number {
   switch (typeof value) {
     case 'string':
       // Postgres jsonb cannot hold U+0000; refusing it here keeps both stores alike
       if (value.includes('\u0000')) throw new InvalidAppendError(`${where}: strings may not contain U+0000`);
-      return;
+      return 2 + 6 * value.length;
     case 'boolean':
-      return;
+      return 5;
     case 'number':
       if (!Number.isFinite(value)) throw new InvalidAppendError(`${where}: ${value} is not a JSON number`);
-      return;
+      return 24;
     case 'object': {
-      if (value === null) return;
+      if (value === null) return 4;
       if (seen.has(value)) throw new InvalidAppendError(`${where}: a cycle is not JSON`);
       seen.add(value);
-      if (Array.isArray(value)) value.forEach((item, i) => assertJson(item, `${where}[${i}]`, seen));
+      let bound = 2;
+      if (Array.isArray(value)) value.forEach((item, i) => (bound += 1 + assertJson(item, `${where}[${i}]`, seen)));
       else if (isPlainObject(value)) {
         for (const [key, item] of Object.entries(value)) {
           if (key.includes('\u0000')) throw new InvalidAppendError(`${where}: keys may not contain U+0000`);
-          if (item !== undefined) assertJson(item, `${where}.${key}`, seen);
+          if (item !== undefined) bound += 4 + 6 * key.length + assertJson(item, `${where}.${key}`, seen);
         }
       } else throw new InvalidAppendError(`${where}: ${value.constructor?.name ?? 'object'} is not plain JSON`);
       seen.delete(value);
-      return;
+      return bound;
     }
     default:
       throw new InvalidAppendError(`${where}: a ${typeof value} is not JSON`);

@@ -64,6 +64,15 @@ export function eventStoreContract(setup: () => ContractSetup): void {
       expect(read!.recordedAt).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     });
 
+    it('stores a large event whole (500 KB of text, escapes and non-ASCII included)', async () => {
+      const stream = uniqueStream();
+      const text = 'é "quoted" \\ \n ✓ '.repeat(25_000);
+      await store.append(stream, [newEvent('Large', { text })], 'no_stream');
+      const [read] = await store.readStream(stream);
+      expect((read!.data as { text: string }).text).to.equal(text);
+      expect(await verifyStream(store, stream)).to.equal(null);
+    });
+
     it('numbers the events of one append consecutively, in increasing global positions', async () => {
       const stream = uniqueStream();
       await store.append(stream, [newEvent('A')], 'no_stream');
@@ -178,6 +187,7 @@ export function eventStoreContract(setup: () => ContractSetup): void {
       ['a Date in the data', () => [uniqueStream(), [newEvent('X', { at: new Date() })], 'any']],
       ['U+0000 in a string', () => [uniqueStream(), [newEvent('X', { s: 'a\u0000b' })], 'any']],
       ['an id that is not a UUID', () => [uniqueStream(), [newEvent('X', {}, 'not-a-uuid')], 'any']],
+      ['an event over 1 MiB', () => [uniqueStream(), [newEvent('X', { text: 'é'.repeat(600 * 1024) })], 'any']],
       ['a caller-supplied hash', () => [uniqueStream(), [{ ...newEvent(), metadata: { ...newEvent().metadata, hash: 'x' } }], 'any']],
     ];
     for (const [name, make] of cases) {

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { AppendResult } from '../EventStore.ts';
+import { EventStoreError } from '../errors.ts';
 import { planBatch, type AppendOutcome, type PendingAppend, type StoredId, type StreamHead } from './planBatch.ts';
 
 interface Waiting extends PendingAppend {
@@ -13,25 +14,25 @@ interface BatchState {
   stored: { id: string; stream: string; revision: string; position: string }[];
 }
 
-type Queryable = Pick<pg.PoolClient, 'query'>;
-
 const CACHED_STREAMS = 50_000;
-/** batches on the wire at once: the next is planned while the last is being written */
-const PIPELINE = 2;
-const UNIQUE_VIOLATION = '23505';
+/** batches written at once, on separate connections; their streams never overlap */
+const CONCURRENT_BATCHES = 2;
+const MAX_ATTEMPTS = 10;
+/** another writer created the same stream at the same moment, or the two deadlocked: plan again */
+const RETRYABLE = new Set(['23505', '40P01']);
 
 /**
- * Group commit: appends that arrive while a batch is being written wait and then share the next
- * transaction, as EventStoreDB batches writes, so one fsync serves them all. Batches are planned
- * from the stream heads this process expects (including those of the batch still in flight) and
- * written with one function call that refuses a plan made from a stale head; a refused batch is
- * planned again under the writers' lock, where nothing can change under it.
+ * Group commit: appends that arrive while batches are being written wait and then share the
+ * next transaction, as EventStoreDB batches writes, so one fsync serves them all. A batch is
+ * planned from the stream heads this process last saw and written by one function call that
+ * refuses a plan made from a stale head; then the batch learns the truth and is planned again.
  */
 export class AppendBatcher {
   private queue: Waiting[] = [];
+  private readonly busyStreams = new Set<string>();
   private inFlight = 0;
   private idle: (() => void)[] = [];
-  /** expected head per stream; null: known not to exist */
+  /** last known head per stream; null: known not to exist */
   private readonly heads = new Map<string, StreamHead | null>();
 
   constructor(
@@ -53,8 +54,11 @@ export class AppendBatcher {
   }
 
   private pump(): void {
-    while (this.inFlight < PIPELINE && this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+    while (this.inFlight < CONCURRENT_BATCHES) {
+      const batch = this.takeBatch();
+      if (batch.length === 0) break;
+      const streams = new Set(batch.map((a) => a.stream));
+      for (const stream of streams) this.busyStreams.add(stream);
       this.inFlight++;
       this.commit(batch)
         .then(
@@ -64,70 +68,72 @@ export class AppendBatcher {
         )
         .finally(() => {
           this.inFlight--;
+          for (const stream of streams) this.busyStreams.delete(stream);
           this.pump();
           if (this.inFlight === 0 && this.queue.length === 0) for (const resolve of this.idle.splice(0)) resolve();
         });
     }
   }
 
+  /** The oldest waiting appends whose streams no batch in flight is writing: each stream's appends stay in order. */
+  private takeBatch(): Waiting[] {
+    const batch: Waiting[] = [];
+    const rest: Waiting[] = [];
+    const blocked = new Set<string>();
+    for (const waiting of this.queue) {
+      const free = batch.length < this.maxBatch && !this.busyStreams.has(waiting.stream) && !blocked.has(waiting.stream);
+      if (free) batch.push(waiting);
+      else {
+        blocked.add(waiting.stream);
+        rest.push(waiting);
+      }
+    }
+    this.queue = rest;
+    return batch;
+  }
+
   private async commit(batch: readonly PendingAppend[]): Promise<AppendOutcome[]> {
     const streams = [...new Set(batch.map((a) => a.stream))];
     const unknown = streams.filter((s) => !this.heads.has(s));
-    if (unknown.length > 0) await this.learn(this.pool, unknown, []);
-    try {
-      const outcomes = await this.write(this.pool, batch, new Map());
-      if (outcomes) return outcomes;
-    } catch (error) {
-      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-      this.forget(streams);
-    }
-
-    // another writer got to these streams first, or these ids were stored before: plan again under the lock
-    const client = await this.pool.connect();
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT 1 FROM es_head FOR UPDATE');
-      const stored = await this.learn(client, streams, batch.flatMap((a) => a.events.map((e) => e.id.toLowerCase())));
-      const outcomes = await this.write(client, batch, stored);
-      if (!outcomes) throw new Error('the event store changed under its own lock');
-      await client.query('COMMIT');
-      return outcomes;
-    } catch (error) {
-      broken = error as Error;
-      await client.query('ROLLBACK').catch(() => {});
-      this.forget(streams);
-      throw error;
-    } finally {
-      client.release(broken);
+    let stored = unknown.length > 0 ? await this.learn(unknown, []) : new Map<string, StoredId>();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const outcomes = await this.write(batch, stored);
+        if (outcomes) return outcomes;
+      } catch (error) {
+        if (!RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
+      }
+      if (attempt === MAX_ATTEMPTS) throw new EventStoreError('append_contention', `streams kept changing under this batch; gave up after ${attempt} tries`);
+      // another writer got to these streams first, or these ids were stored before; a random pause
+      // keeps writers that collided from colliding again in step
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** attempt));
+      stored = await this.learn(streams, batch.flatMap((a) => a.events.map((e) => e.id.toLowerCase())));
     }
   }
 
   /** Reads the heads of `streams` into the cache, and returns which of `ids` are stored. */
-  private async learn(db: Queryable, streams: string[], ids: string[]): Promise<Map<string, StoredId>> {
-    const { rows } = await db.query<{ state: BatchState }>('SELECT es_batch_state($1, $2) AS state', [streams, ids]);
+  private async learn(streams: string[], ids: string[]): Promise<Map<string, StoredId>> {
+    const { rows } = await this.pool.query<{ state: BatchState }>('SELECT es_batch_state($1, $2) AS state', [streams, ids]);
     const { heads, stored } = rows[0]!.state;
     for (const head of heads) this.remember(head.stream, head.revision === null ? null : { revision: BigInt(head.revision), hash: head.hash });
     return new Map(stored.map((s) => [s.id, { stream: s.stream, revision: BigInt(s.revision), position: BigInt(s.position) }]));
   }
 
-  /** Writes the batch as planned from the expected heads; null when they proved stale. */
-  private async write(db: Queryable, batch: readonly PendingAppend[], stored: ReadonlyMap<string, StoredId>): Promise<AppendOutcome[] | null> {
+  /** Writes the batch as planned from the known heads; null when they proved stale. */
+  private async write(batch: readonly PendingAppend[], stored: ReadonlyMap<string, StoredId>): Promise<AppendOutcome[] | null> {
     const believed = new Map(batch.map((a) => [a.stream, this.heads.get(a.stream) ?? null]));
     const plan = planBatch(batch, believed, stored);
-    const check = {
-      heads: [...believed].map(([stream, head]) => ({ stream, revision: head ? Number(head.revision) : null })),
+    const written = new Set(plan.rows.map((r) => r.stream));
+    const refused = {
+      heads: [...believed].filter(([stream]) => !written.has(stream)).map(([stream, head]) => ({ stream, revision: head ? Number(head.revision) : null })),
       ids: batch.filter((_, i) => !plan.outcomes[i]!.ok).flatMap((a) => a.events.map((e) => e.id)).filter((id) => !stored.has(id.toLowerCase())),
     };
-    const rows = plan.rows.map((r) => ({ id: r.id, stream: r.stream, revision: Number(r.revision), type: r.type, data: r.data, metadata: r.metadata }));
-    // the next batch may be planned while this one is on the wire: it expects these heads
-    for (const [stream, head] of plan.heads) this.remember(stream, head);
-    const { rows: answer } = await db.query<{ base: string | null }>('SELECT es_append_batch($1, $2) AS base', [JSON.stringify(rows), JSON.stringify(check)]);
+    // each row is the event's canonical body (already made for its hash) with the hash beside it
+    const rows = `[${plan.rows.map((r) => `${r.body.slice(0, -1)},"hash":"${r.metadata.hash}"}`).join(',')}]`;
+    const { rows: answer } = await this.pool.query<{ base: string | null }>('SELECT es_append_batch($1, $2) AS base', [rows, JSON.stringify(refused)]);
     const base = answer[0]!.base;
-    if (base === null) {
-      this.forget(believed.keys());
-      return null;
-    }
+    if (base === null) return null;
+    for (const [stream, head] of plan.heads) this.remember(stream, head);
     return plan.outcomes.map((o) => (o.ok && o.relative ? { ...o, result: { ...o.result, position: BigInt(base) + o.result.position } } : o));
   }
 
@@ -136,9 +142,5 @@ export class AppendBatcher {
     this.heads.set(stream, head);
     // a Map iterates in insertion order, so the first key is the least recently written stream
     if (this.heads.size > CACHED_STREAMS) this.heads.delete(this.heads.keys().next().value!);
-  }
-
-  private forget(streams: Iterable<string>): void {
-    for (const stream of streams) this.heads.delete(stream);
   }
 }

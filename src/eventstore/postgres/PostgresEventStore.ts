@@ -4,34 +4,30 @@ import { validateAppend } from '../validateAppend.ts';
 import { AppendBatcher } from './AppendBatcher.ts';
 import { subscribeToPostgres } from './subscribeToPostgres.ts';
 
-export const EVENT_COLUMNS = `position, id, stream, revision, type, data::text AS data, metadata::text AS metadata,
+export const EVENT_COLUMNS = `position, id, stream, revision, type, data::text, metadata::text,
   to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at`;
 
-export interface EventRow {
-  position: string;
-  id: string;
-  stream: string;
-  revision: string;
-  type: string;
-  data: string;
-  metadata: string;
-  recorded_at: string;
+/** EVENT_COLUMNS in order; rows come as arrays, which spares pg building an object per row. */
+export type EventRow = [position: string, id: string, stream: string, revision: string, type: string, data: string, metadata: string, recordedAt: string];
+
+export function toRecordedEvent([position, id, stream, revision, type, data, metadata, recordedAt]: EventRow): RecordedEvent {
+  return { id, type, data: JSON.parse(data), metadata: JSON.parse(metadata), stream, revision: BigInt(revision), position: BigInt(position), recordedAt };
 }
 
-export function toRecordedEvent(row: EventRow): RecordedEvent {
-  return {
-    id: row.id,
-    type: row.type,
-    data: JSON.parse(row.data),
-    metadata: JSON.parse(row.metadata),
-    stream: row.stream,
-    revision: BigInt(row.revision),
-    position: BigInt(row.position),
-    recordedAt: row.recorded_at,
-  };
+/** Runs a query over es_events whose columns are EVENT_COLUMNS. */
+export async function queryEvents(db: Pick<pg.ClientBase, 'query'>, text: string, values: unknown[]): Promise<RecordedEvent[]> {
+  const { rows } = await db.query<EventRow>({ text, values, rowMode: 'array' });
+  return rows.map(toRecordedEvent);
 }
 
 export const DEFAULT_READ_COUNT = 4096;
+
+/**
+ * Events after $1 in global order, up to the horizon below which no transaction is still running.
+ * The horizon is a filter (`+ 0`), not an index bound: given both bounds the planner guesses the
+ * range is small and sorts all of it for each page.
+ */
+export const READ_ALL = `SELECT ${EVENT_COLUMNS} FROM es_events WHERE position > $1 AND position + 0 <= es_horizon() ORDER BY position LIMIT $2`;
 
 export interface PostgresEventStoreOptions {
   /** connections for reads and the append batcher */
@@ -49,11 +45,7 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
   const subscriptions = new Set<{ close(): Promise<void> }>();
 
   async function readAll({ after = 0n, maxCount = DEFAULT_READ_COUNT }: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const { rows } = await pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM es_events WHERE position > $1 ORDER BY position LIMIT $2`, [
-      String(after),
-      maxCount,
-    ]);
-    return rows.map(toRecordedEvent);
+    return queryEvents(pool, READ_ALL, [String(after), maxCount]);
   }
 
   return {
@@ -65,12 +57,12 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
     async readStream(stream, { direction = 'forwards', fromRevision, maxCount = DEFAULT_READ_COUNT }: ReadStreamOptions = {}) {
       const forwards = direction === 'forwards';
       const from = fromRevision ?? (forwards ? 0n : BigInt(Number.MAX_SAFE_INTEGER));
-      const { rows } = await pool.query<EventRow>(
+      return queryEvents(
+        pool,
         `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream = $1 AND revision ${forwards ? '>=' : '<='} $2
          ORDER BY revision ${forwards ? 'ASC' : 'DESC'} LIMIT $3`,
         [stream, String(from), maxCount],
       );
-      return rows.map(toRecordedEvent);
     },
 
     readAll,
@@ -88,8 +80,8 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
     },
 
     async headPosition() {
-      const { rows } = await pool.query<{ position: string }>('SELECT position FROM es_head');
-      return BigInt(rows[0]?.position ?? 0);
+      const { rows } = await pool.query<{ position: string }>('SELECT coalesce(max(position), 0) AS position FROM es_events WHERE position <= es_horizon()');
+      return BigInt(rows[0]!.position);
     },
 
     async close() {

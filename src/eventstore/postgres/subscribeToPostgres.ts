@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { RecordedEvent } from '../EventStore.ts';
-import { EVENT_COLUMNS, toRecordedEvent, type EventRow } from './PostgresEventStore.ts';
+import { queryEvents, READ_ALL } from './PostgresEventStore.ts';
 
 const PAGE = 2048;
 /** a fallback in case a notification is lost; appends normally wake the subscriber at once */
@@ -12,23 +12,21 @@ export interface PostgresSubscription extends AsyncIterable<RecordedEvent> {
 }
 
 /**
- * Catch-up-then-live over es_events on a connection of its own, woken by NOTIFY.
- * Positions are dense and commit in order, so "everything after the last one delivered" is
- * exact; a dropped connection is replaced and reading resumes from that position.
+ * Catch-up-then-live over es_events on a connection of its own, woken by NOTIFY. It reads only
+ * below the horizon (see the event store migration), so "everything after the last position
+ * delivered" is exact; a dropped connection is replaced and reading resumes from that position.
  */
 export function subscribeToPostgres(databaseUrl: string, after: bigint): PostgresSubscription {
   let closed = false;
   let client: pg.Client | null = null;
-  let notified = after;
+  let notified = false;
   let wake: (() => void) | null = null;
-  const stop = () => wake?.();
 
   async function connect(): Promise<pg.Client> {
     const fresh = new pg.Client({ connectionString: databaseUrl, application_name: 'chat-es-subscription' });
     fresh.on('error', () => {}); // surfaces as a failed query below, which reconnects
-    fresh.on('notification', (message) => {
-      const position = BigInt(message.payload ?? '0');
-      if (position > notified) notified = position;
+    fresh.on('notification', () => {
+      notified = true;
       wake?.();
     });
     await fresh.connect();
@@ -36,8 +34,9 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
     return fresh;
   }
 
-  function waitFor(position: bigint, ms: number): Promise<void> {
-    if (notified > position || closed) return Promise.resolve();
+  /** Waits `ms`, or less when an append is notified or the subscription closes. */
+  function pause(ms: number, wakeOnNotify: boolean): Promise<void> {
+    if (closed || (wakeOnNotify && notified)) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
       function done() {
@@ -45,28 +44,34 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
         wake = null;
         resolve();
       }
-      wake = done;
+      wake = wakeOnNotify ? done : () => closed && done();
     });
   }
 
   async function* events(): AsyncGenerator<RecordedEvent> {
     let last = after;
     let backoff = 100;
+    let behindHorizon = 1;
     while (!closed) {
       let page: RecordedEvent[];
+      let blocked = false;
       try {
         client ??= await connect();
-        const { rows } = await client.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM es_events WHERE position > $1 ORDER BY position LIMIT $2`, [
-          String(last),
-          PAGE,
-        ]);
-        page = rows.map(toRecordedEvent);
+        notified = false;
+        page = await queryEvents(client, READ_ALL, [String(last), PAGE]);
+        if (page.length < PAGE) {
+          // committed events above the horizon wait for an older transaction to end, which may send no notification
+          const above = await client.query<{ blocked: boolean }>('SELECT EXISTS (SELECT 1 FROM es_events WHERE position > greatest($1::bigint, es_horizon())) AS blocked', [
+            String(page.at(-1)?.position ?? last),
+          ]);
+          blocked = above.rows[0]!.blocked;
+        }
         backoff = 100;
       } catch {
         const dead = client;
         client = null;
         await dead?.end().catch(() => {});
-        await waitFor(BigInt(Number.MAX_SAFE_INTEGER), backoff);
+        await pause(backoff, false);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         continue;
       }
@@ -75,7 +80,14 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
         yield event;
         last = event.position;
       }
-      if (page.length < PAGE) await waitFor(last, IDLE_POLL_MS);
+      if (page.length === PAGE) continue;
+      if (blocked) {
+        await pause(behindHorizon, false);
+        behindHorizon = Math.min(behindHorizon * 2, 100);
+      } else {
+        behindHorizon = 1;
+        await pause(IDLE_POLL_MS, true);
+      }
     }
   }
 
@@ -84,7 +96,7 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
     [Symbol.asyncIterator]: () => iterator,
     async close() {
       closed = true;
-      stop();
+      wake?.();
       await iterator.return(undefined);
       await client?.end().catch(() => {});
       client = null;
