@@ -8,8 +8,9 @@ import type { Knex } from 'knex';
 // that commits later has a larger id, so a reader never skips an event that commits late and
 // never sees positions go backwards — while writers need no global lock and commit in parallel.
 //
-// Writers of one stream meet on the (stream, revision) key: of two appends planned from the same
-// head, the second waits for the first to commit and then fails on the key, writing nothing.
+// Writers of one stream meet on the (stream, revision) key: an append planned from a stale head
+// takes a revision that is already there. A batch that met another writer that way is retried
+// carefully: it locks its streams, checks their heads, and writes those it knew.
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE TABLE es_events (
@@ -44,33 +45,49 @@ export async function up(knex: Knex): Promise<void> {
                      FROM es_events e WHERE e.id = ANY(p_ids)))
     $$;
 
-    -- One round trip per batch of appends, planned by the caller from the heads it believed in.
-    -- p_rows: [{id, stream, revision, type, data, metadata, hash}], metadata without its hash;
-    -- a stale head fails on the (stream, revision) key, a stored id on the id key. p_refused:
-    -- {heads: [{stream, revision}], ids: [...]}, the believed heads of streams the batch refused
-    -- to write to (revision null: no stream) and the event ids of the appends it refused, which
-    -- must not be stored; if they are wrong, nothing is written and the answer is NULL.
-    -- Otherwise the answer is the batch's base position: its events are at base + 1, base + 2, ...
-    CREATE FUNCTION es_append_batch(p_rows jsonb, p_refused jsonb) RETURNS bigint LANGUAGE plpgsql AS $$
+    -- One round trip per batch of appends, planned by the caller from the stream heads it
+    -- believed in. p_rows: [{id, stream, revision, type, data, metadata, hash, offset}], metadata
+    -- without its hash; p_heads: [{stream, revision}] believed (revision null: no stream) for the
+    -- streams to check: those the batch refused to write to, or, when p_careful, all of them;
+    -- p_ids: event ids to look up. A stream whose head was stale, or one of whose rows has an id
+    -- already stored, is not written: the answer names it ({stale: heads as they are, stored: ids
+    -- already stored}) so the caller can plan it again. The rest is written at base + offset;
+    -- a stale head the batch did not check fails on the (stream, revision) key instead.
+    CREATE FUNCTION es_append_batch(p_rows jsonb, p_heads jsonb, p_ids uuid[], p_careful boolean) RETURNS jsonb LANGUAGE plpgsql AS $$
     DECLARE
-      base bigint := pg_current_xact_id()::text::bigint << 20;
+      base bigint;
+      stale text[];
+      stored jsonb;
+      skip text[];
     BEGIN
-      IF EXISTS (
-        SELECT 1 FROM jsonb_to_recordset(p_refused->'heads') AS c(stream text, revision bigint)
-         WHERE c.revision IS DISTINCT FROM (SELECT max(e.revision) FROM es_events e WHERE e.stream = c.stream)
-      ) OR EXISTS (
-        SELECT 1 FROM es_events e WHERE e.id IN (SELECT jsonb_array_elements_text(p_refused->'ids')::uuid)
-      ) THEN
-        RETURN NULL;
+      IF p_careful THEN
+        -- so no careful writer changes a head between its check and the insert; in one order, so two cannot deadlock
+        PERFORM pg_advisory_xact_lock(k)
+           FROM (SELECT DISTINCT hashtextextended(h->>'stream', 0) AS k FROM jsonb_array_elements(p_heads) h ORDER BY 1) AS locks;
       END IF;
-      IF jsonb_array_length(p_rows) > 0 THEN
-        INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
-        SELECT base + r.ord, r.id, r.stream, r.revision, r.type, r.data, r.metadata || jsonb_build_object('hash', r.hash)
-          FROM ROWS FROM (jsonb_to_recordset(p_rows) AS (id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb, hash text))
-               WITH ORDINALITY AS r(id, stream, revision, type, data, metadata, hash, ord);
+      SELECT array_agg(c.stream) INTO stale
+        FROM jsonb_to_recordset(p_heads) AS c(stream text, revision bigint)
+       WHERE c.revision IS DISTINCT FROM (SELECT max(e.revision) FROM es_events e WHERE e.stream = c.stream);
+      SELECT jsonb_agg(jsonb_build_object('id', e.id, 'stream', e.stream, 'revision', e.revision::text, 'position', e.position::text)) INTO stored
+        FROM es_events e WHERE e.id = ANY(p_ids);
+      skip := coalesce(stale, '{}') || ARRAY(
+        SELECT r->>'stream' FROM jsonb_array_elements(p_rows) r WHERE (r->>'id')::uuid IN (SELECT (s->>'id')::uuid FROM jsonb_array_elements(stored) s));
+      -- the transaction id is taken only now, so waiting for the locks held no reader back
+      base := pg_current_xact_id()::text::bigint << 20;
+      INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
+      SELECT base + r."offset", r.id, r.stream, r.revision, r.type, r.data, r.metadata || jsonb_build_object('hash', r.hash)
+        FROM jsonb_to_recordset(p_rows) AS r(id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb, hash text, "offset" bigint)
+       WHERE r.stream <> ALL (skip);
+      IF FOUND THEN
         PERFORM pg_notify('es_events', '');
       END IF;
-      RETURN base;
+      RETURN jsonb_build_object(
+        'base', base::text,
+        'stale', (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', t.stream, 'revision', h.revision::text, 'hash', h.hash)), '[]')
+                    FROM unnest(stale) AS t(stream)
+                    LEFT JOIN LATERAL (SELECT e.revision, e.metadata->>'hash' AS hash FROM es_events e
+                                        WHERE e.stream = t.stream ORDER BY e.revision DESC LIMIT 1) h ON true),
+        'stored', coalesce(stored, '[]'));
     END $$;
   `);
 }

@@ -17,9 +17,9 @@ interface BatchState {
 const CACHED_STREAMS = 50_000;
 /** batches written at once, on separate connections; their streams never overlap */
 const CONCURRENT_BATCHES = 2;
-const MAX_ATTEMPTS = 10;
-/** another writer created the same stream at the same moment, or the two deadlocked: plan again */
-const RETRYABLE = new Set(['23505', '40P01']);
+const SECOND_BATCH_MIN = 8;
+const MAX_ATTEMPTS = 20;
+const UNIQUE_VIOLATION = '23505';
 
 /**
  * Group commit: appends that arrive while batches are being written wait and then share the
@@ -31,6 +31,7 @@ export class AppendBatcher {
   private queue: Waiting[] = [];
   private readonly busyStreams = new Set<string>();
   private inFlight = 0;
+  private scheduled: NodeJS.Immediate | null = null;
   private idle: (() => void)[] = [];
   /** last known head per stream; null: known not to exist */
   private readonly heads = new Map<string, StreamHead | null>();
@@ -43,7 +44,11 @@ export class AppendBatcher {
   append(append: PendingAppend): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ ...append, resolve, reject });
-      this.pump();
+      // start batches once the current turn of the event loop is over, so every append it makes joins them
+      this.scheduled ??= setImmediate(() => {
+        this.scheduled = null;
+        this.pump();
+      });
     });
   }
 
@@ -55,6 +60,8 @@ export class AppendBatcher {
 
   private pump(): void {
     while (this.inFlight < CONCURRENT_BATCHES) {
+      // a second batch only pays when enough is waiting; a few appends are better off joining the next one
+      if (this.inFlight > 0 && this.queue.length < SECOND_BATCH_MIN) break;
       const batch = this.takeBatch();
       if (batch.length === 0) break;
       const streams = new Set(batch.map((a) => a.stream));
@@ -92,49 +99,86 @@ export class AppendBatcher {
     return batch;
   }
 
+  /** Writes a batch, planning again the appends of streams whose heads proved stale, until all are decided. */
   private async commit(batch: readonly PendingAppend[]): Promise<AppendOutcome[]> {
-    const streams = [...new Set(batch.map((a) => a.stream))];
-    const unknown = streams.filter((s) => !this.heads.has(s));
-    let stored = unknown.length > 0 ? await this.learn(unknown, []) : new Map<string, StoredId>();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const outcomes = await this.write(batch, stored);
-        if (outcomes) return outcomes;
-      } catch (error) {
-        if (!RETRYABLE.has((error as { code?: string }).code ?? '')) throw error;
+    const outcomes: AppendOutcome[] = new Array(batch.length);
+    let pending = batch.map((_, i) => i);
+    const unknown = [...new Set(batch.map((a) => a.stream))].filter((s) => !this.heads.has(s));
+    if (unknown.length > 0) await this.learn(unknown);
+    let stored = new Map<string, StoredId>();
+    let careful = false;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > MAX_ATTEMPTS) {
+        const error = new EventStoreError('append_contention', `the stream kept changing under this append; gave up after ${MAX_ATTEMPTS} tries`);
+        for (const i of pending) outcomes[i] = { ok: false, error };
+        break;
       }
-      if (attempt === MAX_ATTEMPTS) throw new EventStoreError('append_contention', `streams kept changing under this batch; gave up after ${attempt} tries`);
-      // another writer got to these streams first, or these ids were stored before; a random pause
-      // keeps writers that collided from colliding again in step
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** attempt));
-      stored = await this.learn(streams, batch.flatMap((a) => a.events.map((e) => e.id.toLowerCase())));
+      const appends = pending.map((i) => batch[i]!);
+      const round = await this.write(appends, stored, careful).catch((error) => {
+        // a stale head or an id stored already (a repeat nobody knew of) met a unique key and nothing
+        // was written: from now on check every head and id first, and write what is known
+        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+        careful = true;
+        return { outcomes: [], retry: appends.map((_, j) => j), stored };
+      });
+      round.outcomes.forEach((outcome, j) => {
+        if (outcome) outcomes[pending[j]!] = outcome;
+      });
+      pending = round.retry.map((j) => pending[j]!);
+      stored = round.stored;
     }
+    return outcomes;
   }
 
-  /** Reads the heads of `streams` into the cache, and returns which of `ids` are stored. */
-  private async learn(streams: string[], ids: string[]): Promise<Map<string, StoredId>> {
-    const { rows } = await this.pool.query<{ state: BatchState }>('SELECT es_batch_state($1, $2) AS state', [streams, ids]);
-    const { heads, stored } = rows[0]!.state;
-    for (const head of heads) this.remember(head.stream, head.revision === null ? null : { revision: BigInt(head.revision), hash: head.hash });
-    return new Map(stored.map((s) => [s.id, { stream: s.stream, revision: BigInt(s.revision), position: BigInt(s.position) }]));
+  private async learn(streams: string[]): Promise<void> {
+    const { rows } = await this.pool.query<{ state: BatchState }>('SELECT es_batch_state($1, $2) AS state', [streams, []]);
+    for (const head of rows[0]!.state.heads) this.rememberRow(head);
   }
 
-  /** Writes the batch as planned from the known heads; null when they proved stale. */
-  private async write(batch: readonly PendingAppend[], stored: ReadonlyMap<string, StoredId>): Promise<AppendOutcome[] | null> {
-    const believed = new Map(batch.map((a) => [a.stream, this.heads.get(a.stream) ?? null]));
-    const plan = planBatch(batch, believed, stored);
+  /**
+   * One round trip: writes the appends whose stream heads were as believed, decides them, and
+   * names the others (by index) to be planned again from the truth the answer brought.
+   */
+  private async write(appends: readonly PendingAppend[], known: ReadonlyMap<string, StoredId>, careful: boolean) {
+    const believed = new Map(appends.map((a) => [a.stream, this.heads.get(a.stream) ?? null]));
+    const plan = planBatch(appends, believed, known);
+    // each row is the event's canonical body (already made for its hash) with the hash and its place in the batch
+    const rows = `[${plan.rows.map((r) => `${r.body.slice(0, -1)},"hash":"${r.metadata.hash}","offset":${r.offset}}`).join(',')}]`;
+    // what the batch writes is guarded by the unique keys; what it refused must be checked
     const written = new Set(plan.rows.map((r) => r.stream));
-    const refused = {
-      heads: [...believed].filter(([stream]) => !written.has(stream)).map(([stream, head]) => ({ stream, revision: head ? Number(head.revision) : null })),
-      ids: batch.filter((_, i) => !plan.outcomes[i]!.ok).flatMap((a) => a.events.map((e) => e.id)).filter((id) => !stored.has(id.toLowerCase())),
-    };
-    // each row is the event's canonical body (already made for its hash) with the hash beside it
-    const rows = `[${plan.rows.map((r) => `${r.body.slice(0, -1)},"hash":"${r.metadata.hash}"}`).join(',')}]`;
-    const { rows: answer } = await this.pool.query<{ base: string | null }>('SELECT es_append_batch($1, $2) AS base', [rows, JSON.stringify(refused)]);
-    const base = answer[0]!.base;
-    if (base === null) return null;
-    for (const [stream, head] of plan.heads) this.remember(stream, head);
-    return plan.outcomes.map((o) => (o.ok && o.relative ? { ...o, result: { ...o.result, position: BigInt(base) + o.result.position } } : o));
+    const heads = [...believed].filter(([stream]) => careful || !written.has(stream)).map(([stream, head]) => ({ stream, revision: head ? Number(head.revision) : null }));
+    const ids = appends.filter((_, j) => careful || !plan.outcomes[j]!.ok).flatMap((a) => a.events.map((e) => e.id));
+    const { rows: answer } = await this.pool.query<{ answer: { base: string; stale: BatchState['heads']; stored: BatchState['stored'] } }>('SELECT es_append_batch($1, $2, $3, $4) AS answer', [
+      rows,
+      JSON.stringify(heads),
+      ids,
+      careful,
+    ]);
+    const { base, stale, stored } = answer[0]!.answer;
+
+    const storedIds = new Map(known);
+    for (const s of stored) storedIds.set(s.id, { stream: s.stream, revision: BigInt(s.revision), position: BigInt(s.position) });
+    // the same rule the function applied: a stream is skipped when its head was stale or one of its rows was stored
+    const skipped = new Set(stale.map((h) => h.stream));
+    for (const row of plan.rows) if (storedIds.has(row.id.toLowerCase()) && !known.has(row.id.toLowerCase())) skipped.add(row.stream);
+    for (const head of stale) this.rememberRow(head);
+    for (const [stream, head] of plan.heads) if (!skipped.has(stream)) this.remember(stream, head);
+
+    const retry: number[] = [];
+    const outcomes = plan.outcomes.map((outcome, j): AppendOutcome | undefined => {
+      const append = appends[j]!;
+      const unknownRepeat = !outcome.ok && append.events.some((e) => storedIds.has(e.id.toLowerCase()) && !known.has(e.id.toLowerCase()));
+      if (skipped.has(append.stream) || unknownRepeat) {
+        retry.push(j);
+        return undefined;
+      }
+      return outcome.ok && outcome.relative ? { ...outcome, result: { ...outcome.result, position: BigInt(base) + outcome.result.position } } : outcome;
+    });
+    return { outcomes, retry, stored: storedIds };
+  }
+
+  private rememberRow(head: BatchState['heads'][number]): void {
+    this.remember(head.stream, head.revision === null ? null : { revision: BigInt(head.revision), hash: head.hash });
   }
 
   private remember(stream: string, head: StreamHead | null): void {
