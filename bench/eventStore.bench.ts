@@ -16,17 +16,20 @@ function event(n: number): NewEvent {
 }
 
 /**
- * Single-event appends to 1,000 streams from `writers` concurrent loops, each with `inFlight`
- * appends outstanding, through `stores` event store instances (each with its own connections,
- * as separate processes would have).
+ * Single-event appends from `writers` concurrent loops, each with `inFlight` appends outstanding,
+ * through `stores` event store instances (each with its own connections, as separate processes
+ * would have), to 1,000 streams per store, or to 1,000 streams all stores share.
  */
-async function appends(url: string, writers: number, inFlight: number, stores: number): Promise<BenchRow[]> {
+async function appends(url: string, writers: number, inFlight: number, stores: number, shared = false): Promise<BenchRow[]> {
   const instances = Array.from({ length: stores }, () => createPostgresEventStore(url, { poolSize: 3 }));
   try {
-    const result = await drive(writers * inFlight, SECONDS, (worker, i) =>
-      instances[worker % stores]!.append(`bench-${(worker * 7919 + i) % 1000}`, [event(i)], 'any'),
-    );
-    const name = `${writers} writer${writers > 1 ? 's' : ''} × ${inFlight} in flight, ${stores === 1 ? 'one store' : `${stores} stores`}`;
+    const result = await drive(writers * inFlight, SECONDS, (worker, i) => {
+      const store = worker % stores;
+      const stream = `bench-${shared ? 'shared' : store}-${(worker * 7919 + i) % 1000}`;
+      return instances[store]!.append(stream, [event(i)], 'any');
+    });
+    const where = stores === 1 ? 'one store' : `${stores} stores, ${shared ? 'shared' : 'own'} streams`;
+    const name = `${writers} writer${writers > 1 ? 's' : ''} × ${inFlight} in flight, ${where}`;
     return [
       { bench: 'eventstore.append', case: name, value: result.perSecond, unit: 'events/s' },
       { bench: 'eventstore.append', case: `${name} p50`, value: result.p50, unit: 'ms' },
@@ -60,15 +63,15 @@ async function readAll(store: EventStore, total: number): Promise<BenchRow[]> {
 
 export const eventStoreBench: Bench = async ({ freshDatabase, log }) => {
   const rows: BenchRow[] = [];
-  for (const [writers, inFlight, stores] of [
-    [1, 1, 1],
-    [8, 1, 1],
-    [8, 8, 1],
-    [8, 1, 8],
-    [8, 8, 8],
+  for (const [writers, inFlight, stores, shared] of [
+    [1, 1, 1, false],
+    [8, 1, 1, false],
+    [8, 8, 1, false],
+    [8, 8, 8, false],
+    [8, 8, 8, true],
   ] as const) {
-    log(`appends: ${writers} writers × ${inFlight}, ${stores} stores`);
-    rows.push(...(await appends(await freshDatabase(), writers, inFlight, stores)));
+    log(`appends: ${writers} writers × ${inFlight}, ${stores} stores${shared ? ', shared streams' : ''}`);
+    rows.push(...(await appends(await freshDatabase(), writers, inFlight, stores, shared)));
   }
   log('read-all');
   const store = createPostgresEventStore(await freshDatabase());

@@ -20,6 +20,7 @@ const CONCURRENT_BATCHES = 2;
 const SECOND_BATCH_MIN = 8;
 const MAX_ATTEMPTS = 20;
 const UNIQUE_VIOLATION = '23505';
+const CAREFUL_AFTER_CONFLICT = 100;
 
 /**
  * Group commit: appends that arrive while batches are being written wait and then share the
@@ -32,6 +33,7 @@ export class AppendBatcher {
   private readonly busyStreams = new Set<string>();
   private inFlight = 0;
   private scheduled: NodeJS.Immediate | null = null;
+  private carefulBatches = 0;
   private idle: (() => void)[] = [];
   /** last known head per stream; null: known not to exist */
   private readonly heads = new Map<string, StreamHead | null>();
@@ -106,7 +108,9 @@ export class AppendBatcher {
     const unknown = [...new Set(batch.map((a) => a.stream))].filter((s) => !this.heads.has(s));
     if (unknown.length > 0) await this.learn(unknown);
     let stored = new Map<string, StoredId>();
-    let careful = false;
+    // after a conflict, the next batches start careful too: other writers are busy on these streams
+    let careful = this.carefulBatches > 0;
+    this.carefulBatches = Math.max(0, this.carefulBatches - 1);
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > MAX_ATTEMPTS) {
         const error = new EventStoreError('append_contention', `the stream kept changing under this append; gave up after ${MAX_ATTEMPTS} tries`);
@@ -119,6 +123,7 @@ export class AppendBatcher {
         // was written: from now on check every head and id first, and write what is known
         if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
         careful = true;
+        this.carefulBatches = CAREFUL_AFTER_CONFLICT;
         return { outcomes: [], retry: appends.map((_, j) => j), stored };
       });
       round.outcomes.forEach((outcome, j) => {
