@@ -30,7 +30,8 @@ export function requireService(context: Mocha.Context, service: Service): string
   context.skip();
 }
 
-export const skippedSuites = new Set<string>();
+/** Shared through globalThis: the runner and the specs may not see one instance of this module. */
+export const skippedSuites: Set<string> = ((globalThis as { skippedSuites?: Set<string> }).skippedSuites ??= new Set());
 
 let counter = 0;
 
