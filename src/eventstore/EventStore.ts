@@ -31,6 +31,8 @@ export interface AppendResult {
   nextRevision: bigint;
   /** global position of the last event this append wrote (or, for a repeat, had written) */
   position: bigint;
+  /** set when the events were in the stream already: nothing was written, the answer is the first one's */
+  repeated?: true;
 }
 
 export interface ReadStreamOptions {

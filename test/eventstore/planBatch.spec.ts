@@ -46,7 +46,8 @@ describe('planBatch: appends sharing one transaction', () => {
       noIds,
     );
     expect(plan.rows).to.have.length(2);
-    expect(plan.outcomes[1]).to.deep.equal(plan.outcomes[0]);
+    const [first, second] = plan.outcomes as { result: object }[];
+    expect(second!.result).to.deep.equal({ ...first!.result, repeated: true });
   });
 
   it('answers a repeat of a stored append with its stored, absolute position', () => {
@@ -54,7 +55,7 @@ describe('planBatch: appends sharing one transaction', () => {
     const stored = new Map([[event.id, { stream: 's', revision: 3n, position: 42n }]]);
     const plan = planBatch([{ stream: 's', events: [event], expected: 'no_stream' }], noHeads, stored);
     expect(plan.rows).to.have.length(0);
-    expect(plan.outcomes[0]).to.deep.equal({ ok: true, result: { nextRevision: 3n, position: 42n }, relative: false });
+    expect(plan.outcomes[0]).to.deep.equal({ ok: true, result: { nextRevision: 3n, position: 42n, repeated: true }, relative: false });
   });
 
   it('refuses an event id already used in another stream or in part', () => {

@@ -236,13 +236,13 @@ function findRepeat(recent: readonly RecordedEvent[], events: readonly NewEvent[
     if (reused) throw new DuplicateEventIdError(reused.id);
     return null;
   }
+  // the ids say it is the same append; its content may differ, as a retried command decides again later
   events.forEach((event, i) => {
     const old = recent[start + i];
     if (!old || !sameId(old.id, event.id)) throw new DuplicateEventIdError(first.id);
-    if (!sameContent(old, event)) throw new DuplicateEventIdError(event.id);
   });
   const last = recent[start + events.length - 1]!;
-  return { nextRevision: last.revision, position: last.position };
+  return { nextRevision: last.revision, position: last.position, repeated: true };
 }
 
 function checkExpected(stream: string, expected: ExpectedRevision, head: RecordedEvent | null): void {
@@ -260,7 +260,3 @@ function sameId(a: string, b: string): boolean {
 }
 
 /** A retry must repeat exactly: same type, data and caller metadata (the chain links are ours). */
-function sameContent(old: RecordedEvent, event: NewEvent): boolean {
-  const { hash: _hash, prev_hash: _prev, ...metadata } = old.metadata;
-  return old.type === event.type && canonicalJson(old.data) === canonicalJson(event.data) && canonicalJson(metadata) === canonicalJson(event.metadata);
-}

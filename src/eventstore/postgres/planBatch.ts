@@ -89,5 +89,5 @@ function findRepeat(stream: string, events: readonly NewEvent[], ids: ReadonlyMa
     return { ok: false, error: new DuplicateEventIdError(clash.id) };
   }
   const last = found[found.length - 1]!;
-  return { ok: true, result: { nextRevision: last.revision, position: last.position }, relative: last.planned === true };
+  return { ok: true, result: { nextRevision: last.revision, position: last.position, repeated: true }, relative: last.planned === true };
 }
