@@ -1,11 +1,16 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config.ts';
+import { createCommands } from './commands/createCommands.ts';
+import { createGoogleOAuth } from './commands/identity/googleOAuth.ts';
+import { createIdentityStore } from './commands/identity/IdentityStore.ts';
+import { googleConfig, type Config } from './config.ts';
 import { createKnex, migrate } from './db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embeddedPostgres.ts';
 import { createEventStore } from './eventstore/createEventStore.ts';
 import type { EventStore } from './eventstore/EventStore.ts';
+import { apiRoutes } from './http/apiRoutes.ts';
 import { createHttpApp } from './http/app.ts';
+import { authenticate } from './http/authentication.ts';
 import type { Logger } from './log.ts';
 
 export interface RunningBackend {
@@ -29,8 +34,13 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
   const eventStore = createEventStore({ eventstoreUrl: config.EVENTSTORE_URL, databaseUrl });
   log.info({ eventStore: config.EVENTSTORE_URL ? 'eventstoredb' : 'postgres' }, 'event store ready');
 
+  const identity = createIdentityStore(knex);
+  const commands = createCommands(eventStore, identity);
+  const google = googleConfig(config);
   const app = createHttpApp({
     log,
+    authenticate: authenticate(identity),
+    routes: apiRoutes(commands, identity, google && { oauth: createGoogleOAuth(google.oauth), stateSecret: google.stateSecret }),
     readiness: [
       { name: 'postgres', check: () => knex.raw('SELECT 1') },
       { name: 'eventstore', check: () => eventStore.headPosition() },

@@ -1,7 +1,12 @@
+import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
+import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
 import type { Logger } from '../log.ts';
+import { apiSchemaRouter } from './apiSchema.ts';
+import type { AuthState } from './authentication.ts';
 import { errorHandler } from './errors.ts';
+import { mountRoutes, requestId, type Route } from './route.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -11,12 +16,16 @@ export interface ReadinessCheck {
 export interface HttpAppDeps {
   log: Logger;
   readiness: ReadinessCheck[];
+  authenticate: Koa.Middleware<AuthState>;
+  routes: Route<any, any, any>[];
 }
 
-/** The Koa app: health endpoints here; each capability mounts its own router. */
-export function createHttpApp({ log, readiness }: HttpAppDeps): Koa {
+/** The Koa app: one middleware per concern, thin routes, errors shaped in one place. */
+export function createHttpApp({ log, readiness, authenticate, routes }: HttpAppDeps): Koa {
   const app = new Koa();
+  app.proxy = true;
   const router = new Router();
+  const registry = new OpenAPIRegistry();
 
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
@@ -38,7 +47,14 @@ export function createHttpApp({ log, readiness }: HttpAppDeps): Koa {
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
   });
 
+  mountRoutes(router, registry, authenticate, routes);
+  const apiSchema = apiSchemaRouter(registry);
+
+  app.use(requestId);
   app.use(errorHandler(log));
+  // JSON bodies only, and small: a message is at most 4,000 characters
+  app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+  app.use(apiSchema.routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

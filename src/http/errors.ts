@@ -1,4 +1,6 @@
 import type { Middleware } from 'koa';
+import { DomainError, type RefusalKind } from '../commands/DomainError.ts';
+import { EventStoreError } from '../eventstore/errors.ts';
 
 /** An error whose status, code and message the client may see; everything else is a 500 with no details. */
 export class HttpError extends Error {
@@ -27,8 +29,16 @@ export function errorHandler(log: { error(obj: object, msg: string): void }): Mi
   };
 }
 
+const STATUS: Record<RefusalKind, number> = { invalid: 400, forbidden: 403, not_found: 404, conflict: 409, not_acceptable: 406 };
+
 function toHttpError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
+  if (error instanceof DomainError) return new HttpError(STATUS[error.kind], error.code, error.message);
+  // a command that kept losing races for its stream: the client may simply retry
+  if (error instanceof EventStoreError && (error.code === 'wrong_expected_revision' || error.code === 'append_contention')) {
+    return new HttpError(409, 'concurrent_change', 'The data changed under this request; retry it.');
+  }
+  if (isUnavailable(error)) return new HttpError(503, 'service_unavailable', 'A backing service is unavailable; retry shortly.');
   // errors koa and its body parser raise for the client's own mistakes (bad JSON, too large)
   const status = (error as { status?: unknown }).status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -36,4 +46,10 @@ function toHttpError(error: unknown): HttpError {
     return new HttpError(status, code, (error as Error).message);
   }
   return new HttpError(500, 'internal_error', 'Internal server error.');
+}
+
+/** Connection failures to Postgres or the event store, as opposed to bugs. */
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', '57P01', '57P03', '53300'].includes(code) || code.startsWith('08'));
 }

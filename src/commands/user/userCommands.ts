@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { streams } from '../../events/streams.ts';
+import { ownUser, publicUser, type PublicUser } from '../answers.ts';
+import type { CommandContext } from '../AggregateRepository.ts';
+import { refuse } from '../DomainError.ts';
+import { uuidFromName } from '../eventIds.ts';
+import type { IdentityStore } from '../identity/IdentityStore.ts';
+import type { Repositories } from '../repositories.ts';
+import { decide as reserve } from './emailReservation.ts';
+import { decide, type User } from './userDecider.ts';
+
+type ActiveUser = User & { status: 'active' | 'deactivated' };
+
+export function createUserCommands({ users, emails }: Repositories, identity: IdentityStore) {
+  async function userOf(userId: string): Promise<ActiveUser> {
+    const user = await users.load(streams.user(userId));
+    return user.status === 'absent' ? refuse('not_found', 'user_not_found', 'No such user.') : user;
+  }
+
+  return {
+    userOf,
+
+    async publicUsers(userIds: readonly string[]): Promise<PublicUser[]> {
+      return Promise.all(userIds.map(async (id) => publicUser(await userOf(id))));
+    },
+
+    /**
+     * Reserves the email in its own stream (of any number of concurrent registrations of one
+     * email exactly one wins there), keeps the password hash in the identity store, then
+     * records the user. Google accounts come without a password.
+     */
+    async createAccount(input: { email: string; passwordHash: string | null; username?: string | undefined }, context: Omit<CommandContext, 'actor'>) {
+      const email = input.email.trim();
+      const userId = context.clientId ? uuidFromName(`user/${context.clientId}`) : randomUUID();
+      await emails.execute(streams.email(email), (state) => reserve({ type: 'ReserveEmail', userId }, state), { ...context, actor: userId });
+      await identity.addCredentials(userId, email, input.passwordHash);
+      const username = input.username?.trim().slice(0, 50) || email.split('@')[0]!.slice(0, 50);
+      const done = await users.execute(
+        streams.user(userId),
+        (state) => decide({ type: 'RegisterUser', userId, email, username, now: context.now }, state),
+        { ...context, actor: userId },
+      );
+      return { userId, user: ownUser(done.state as ActiveUser), position: done.position };
+    },
+
+    async ownUser(userId: string) {
+      return ownUser(await userOf(userId));
+    },
+
+    async updateProfile(userId: string, changes: { username?: string; description?: string; photo?: string | null }, context: CommandContext) {
+      const done = await users.execute(streams.user(userId), (state) => decide({ type: 'UpdateProfile', ...changes }, state), context);
+      return { user: ownUser(done.state as ActiveUser), position: done.position };
+    },
+
+    async grantRole(userId: string, role: 'auditor', context: CommandContext) {
+      const done = await users.execute(streams.user(userId), (state) => decide({ type: 'GrantRole', role, grantedBy: context.actor }, state), context);
+      return { position: done.position };
+    },
+  };
+}
+
+export type UserCommands = ReturnType<typeof createUserCommands>;

@@ -1,0 +1,93 @@
+import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import { TOO_LARGE } from './route.ts';
+
+extendZodWithOpenApi(z);
+
+/** The request and answer shapes of API.md: these validate requests and generate the OpenAPI document. */
+const uuid = z.uuid();
+const time = z.string().openapi({ example: '2026-11-24T09:15:02.123456Z' });
+export const position = z.string().regex(/^\d+$/).openapi({ description: 'global position of the last event the command appended', example: '5368709121' });
+const clientId = uuid.optional().openapi({ description: 'a client-generated id: repeating the command with it has the effect of one' });
+
+export const ErrorAnswer = z
+  .object({ detail: z.string(), code: z.string(), fields: z.record(z.string(), z.array(z.string())).optional() })
+  .openapi('Error');
+
+export const PublicUser = z
+  .object({ uuid, username: z.string(), description: z.string(), photo: z.string().nullable(), is_active: z.boolean(), date_joined: time })
+  .openapi('PublicUser');
+export const OwnUser = PublicUser.extend({ email: z.string() }).openapi('OwnUser');
+
+export const Message = z
+  .object({
+    id: z.number().int(),
+    chat: uuid,
+    author_id: uuid,
+    content: z.string(),
+    time_stamp: time,
+    edited_at: time.nullable(),
+    deleted: z.boolean(),
+  })
+  .openapi('Message');
+
+export const ChatDetail = z
+  .object({
+    uuid,
+    name: z.string(),
+    is_group_chat: z.boolean(),
+    last_activity_date: time,
+    lastmessage: z.string().nullable(),
+    unread_count: z.number().int(),
+    participants: z.array(PublicUser),
+    created: time,
+  })
+  .openapi('ChatDetail');
+
+export const Invitation = z.object({ id: uuid, from: PublicUser, to: PublicUser, created: time }).openapi('Invitation');
+
+// requests
+
+const email = z.string().trim().max(254).pipe(z.email('Enter a valid email address.'));
+const password = z.string().min(1, 'This field may not be blank.').max(4096);
+export const username = z.string().trim().min(1, 'Usernames have 1 to 50 characters.').max(50, 'Usernames have 1 to 50 characters.');
+
+export const Registration = z
+  .object({ email, password1: password, password2: password, username: username.optional(), client_id: clientId })
+  .refine((r) => r.password1 === r.password2, { message: "The two password fields didn't match.", path: ['password2'] });
+
+export const Login = z.object({ email: z.string().trim().min(1).max(254), password });
+
+export const PasswordChange = z
+  .object({ old_password: password, new_password1: password, new_password2: password })
+  .refine((r) => r.new_password1 === r.new_password2, { message: "The two password fields didn't match.", path: ['new_password2'] });
+
+export const ProfileUpdate = z
+  .object({
+    username: username.optional(),
+    description: z.string().max(250, 'At most 250 characters.').optional(),
+    photo: z
+      .url({ protocol: /^https?$/, message: 'Enter an http(s) URL.' })
+      .max(2000)
+      .nullable()
+      .optional(),
+    client_id: clientId,
+  })
+  .strict();
+
+/** 1 to 4,000 characters once trimmed; longer is "too large" (413), empty is invalid (400). */
+export const messageContent = z
+  .string()
+  .transform((text) => text.trim())
+  .superRefine((text, ctx) => {
+    if (text.length === 0) ctx.addIssue({ code: 'custom', message: 'A message may not be blank.' });
+    if (text.length > 4000) ctx.addIssue({ code: 'custom', message: 'A message has at most 4,000 characters.', params: TOO_LARGE });
+  });
+
+export const chatName = z.string().trim().min(1, 'A chat name may not be blank.').max(100, 'At most 100 characters.');
+
+export const ChatParams = z.object({ chat: uuid });
+export const MessageParams = z.object({ chat: uuid, message: z.coerce.number().int().positive() });
+export const UserParams = z.object({ user: uuid });
+
+export const withPosition = <T extends z.ZodRawShape>(shape: T) => z.object({ ...shape, position });
