@@ -11,7 +11,11 @@ export interface AuthState {
 
 const SCHEMES = new Set(['token', 'bearer']);
 
-/** Lets through only requests with `Authorization: Token <key>` (or `Bearer <key>`) naming a live token. */
+/**
+ * Lets through only requests with `Authorization: Token <key>` (or `Bearer <key>`) naming a live
+ * token. A plain middleware rather than a passport strategy: one header scheme and no sessions
+ * leave a strategy registry nothing to do but translate its callback back into our errors.
+ */
 export function authenticate(identity: Pick<IdentityStore, 'authenticate'>): Middleware<AuthState> {
   return async (ctx, next) => {
     const refuse = (code: string, detail: string) => {
