@@ -12,10 +12,16 @@ import { apiRoutes } from './http/apiRoutes.ts';
 import { createHttpApp } from './http/app.ts';
 import { authenticate } from './http/authentication.ts';
 import type { Logger } from './log.ts';
+import { allProjections } from './projections/allProjections.ts';
+import { checkpointProgress, type ProjectionProgress } from './projections/checkpointProgress.ts';
+import { ProjectionRunner } from './projections/ProjectionRunner.ts';
 
 export interface RunningBackend {
   url: string;
   eventStore: EventStore;
+  /** null when this process does not run the projections (ROLE=api) */
+  projections: ProjectionRunner | null;
+  progress: ProjectionProgress;
   stop(): Promise<void>;
 }
 
@@ -28,11 +34,15 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
     embedded = await startEmbeddedPostgres(config.EMBEDDED_PG_DIR, config.EMBEDDED_PG_PORT, (line) => log.debug({ postgres: line.trim() }));
     databaseUrl = embedded.url;
   }
-  const knex = createKnex(databaseUrl);
+  const knex = createKnex(databaseUrl, { log: { warn: (message) => log.warn({ knex: message }) } });
   const applied = await migrate(knex);
   if (applied.length > 0) log.info({ applied }, 'migrations applied');
   const eventStore = createEventStore({ eventstoreUrl: config.EVENTSTORE_URL, databaseUrl });
   log.info({ eventStore: config.EVENTSTORE_URL ? 'eventstoredb' : 'postgres' }, 'event store ready');
+
+  const projections = config.ROLE === 'api' ? null : new ProjectionRunner(knex, databaseUrl, eventStore, allProjections, log);
+  projections?.start();
+  const progress = projections ?? checkpointProgress(knex, allProjections.map((p) => p.name));
 
   const identity = createIdentityStore(knex);
   const commands = createCommands(eventStore, identity);
@@ -40,7 +50,7 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
   const app = createHttpApp({
     log,
     authenticate: authenticate(identity),
-    routes: apiRoutes(commands, identity, google && { oauth: createGoogleOAuth(google.oauth), stateSecret: google.stateSecret }),
+    routes: config.ROLE === 'projector' ? [] : apiRoutes(commands, identity, google && { oauth: createGoogleOAuth(google.oauth), stateSecret: google.stateSecret }),
     readiness: [
       { name: 'postgres', check: () => knex.raw('SELECT 1') },
       { name: 'eventstore', check: () => eventStore.headPosition() },
@@ -55,12 +65,15 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
   return {
     url,
     eventStore,
+    projections,
+    progress,
     async stop() {
       // stop taking requests, let those in flight finish, then close what they use
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await projections?.stop();
       await eventStore.close();
       await knex.destroy();
       await embedded?.stop();

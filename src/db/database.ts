@@ -4,8 +4,14 @@ import { fileURLToPath } from 'node:url';
 
 const MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../migrations');
 
-export function createKnex(databaseUrl: string, pool = { min: 0, max: 10 }): Knex {
-  return knexFactory({ client: 'pg', connection: databaseUrl, pool });
+interface KnexLog {
+  warn(message: string): void;
+}
+
+/** A knex instance; its warnings (a dropped connection, say) go to `log` rather than the console. */
+export function createKnex(databaseUrl: string, { pool = { min: 0, max: 10 }, log }: { pool?: { min: number; max: number }; log?: KnexLog } = {}): Knex {
+  const warn = (message: unknown) => log?.warn(String(message));
+  return knexFactory({ client: 'pg', connection: databaseUrl, pool, log: { warn, error: warn, deprecate: warn, debug: () => {} } });
 }
 
 /** Brings the schema up to date; safe to run from several processes at once (knex locks its migrations table). */

@@ -1,0 +1,82 @@
+import type { EventData } from '../events/catalog.ts';
+import { parseIsoMicros } from '../events/time.ts';
+import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { Projection } from './Projection.ts';
+
+export interface MessageRow {
+  chat_id: string;
+  id: number;
+  author_id: string;
+  content: string;
+  time_stamp: number;
+  edited_at: string | null;
+  deleted: boolean;
+}
+
+export interface MessageWrites {
+  inserts: MessageRow[];
+  /** changes to messages stored before the batch, in order */
+  updates: { chat_id: string; id: number; content: string; edited_at: string | null; deleted: boolean }[];
+}
+
+/**
+ * A batch of message events as writes — pure. A message posted and then edited or deleted in the
+ * same batch is inserted as it ended up.
+ */
+export function messageWrites(events: readonly RecordedEvent[]): MessageWrites {
+  const inserts = new Map<string, MessageRow>();
+  const updates: MessageWrites['updates'] = [];
+  for (const { type, data, stream } of events) {
+    if (!stream.startsWith('chat-')) continue;
+    const chat_id = stream.slice('chat-'.length);
+    if (type === 'MessagePosted') {
+      const posted = data as EventData<'MessagePosted'>;
+      inserts.set(`${chat_id}/${posted.message_id}`, {
+        chat_id,
+        id: posted.message_id,
+        author_id: posted.author_id,
+        content: posted.content,
+        time_stamp: parseIsoMicros(posted.time_stamp)!,
+        edited_at: null,
+        deleted: false,
+      });
+      continue;
+    }
+    if (type !== 'MessageEdited' && type !== 'MessageDeleted') continue;
+    const change =
+      type === 'MessageEdited'
+        ? { content: (data as EventData<'MessageEdited'>).content, edited_at: (data as EventData<'MessageEdited'>).edited_at, deleted: false }
+        : { content: '', deleted: true };
+    const id = (data as { message_id: number }).message_id;
+    const pending = inserts.get(`${chat_id}/${id}`);
+    if (pending) Object.assign(pending, change);
+    else updates.push({ chat_id, id, edited_at: null, ...change });
+  }
+  return { inserts: [...inserts.values()], updates };
+}
+
+/** rm_messages: the 15-message pages and full-text search. */
+export const messagesProjection: Projection = {
+  name: 'messages',
+  version: 1,
+  tables: ['rm_messages'],
+  async apply(events, tx) {
+    const { inserts, updates } = messageWrites(events);
+    if (inserts.length > 0) {
+      await tx.raw(
+        `INSERT INTO rm_messages (chat_id, id, author_id, content, time_stamp, edited_at, deleted)
+         SELECT * FROM jsonb_to_recordset(?::jsonb)
+           AS r(chat_id uuid, id integer, author_id uuid, content text, time_stamp bigint, edited_at text, deleted boolean)
+         ON CONFLICT (chat_id, id) DO NOTHING`,
+        [JSON.stringify(inserts)],
+      );
+    }
+    for (const u of updates) {
+      await tx('rm_messages')
+        .where({ chat_id: u.chat_id, id: u.id })
+        .update(u.deleted ? { content: '', deleted: true } : { content: u.content, edited_at: u.edited_at });
+    }
+    return [...new Set([...inserts, ...updates].map((m) => `chat:${m.chat_id}`))];
+  },
+};
+
