@@ -1,11 +1,29 @@
 import type { Commands } from '../commands/createCommands.ts';
 import type { IdentityStore } from '../commands/identity/IdentityStore.ts';
 import type { GoogleOAuth } from '../commands/identity/googleOAuth.ts';
+import type { ProjectionProgress } from '../projections/checkpointProgress.ts';
+import type { Queries } from '../queries/createQueries.ts';
+import type { QueryCache } from '../queries/QueryCache.ts';
 import { authRoutes } from './routes/authRoutes.ts';
 import { chatRoutes } from './routes/chatRoutes.ts';
+import { queryRoutes } from './routes/queryRoutes.ts';
 import { userRoutes } from './routes/userRoutes.ts';
 
-/** Every route of the REST contract this process serves. */
-export function apiRoutes(commands: Commands, identity: IdentityStore, google: { oauth: GoogleOAuth; stateSecret: string } | null) {
-  return [...authRoutes({ identity, users: commands.users, google }), ...userRoutes(commands.users, commands.friendships), ...chatRoutes(commands.chats)];
+export interface ApiRouteDeps {
+  commands: Commands;
+  identity: IdentityStore;
+  google: { oauth: GoogleOAuth; stateSecret: string } | null;
+  queries: Queries;
+  cache: QueryCache;
+  progress: ProjectionProgress;
+}
+
+/** Every route of the REST contract; the fixed paths of the write side come before the query routes' /{uuid}/ ones. */
+export function apiRoutes({ commands, identity, google, queries, cache, progress }: ApiRouteDeps) {
+  return [
+    ...authRoutes({ identity, users: commands.users, google }),
+    ...userRoutes(commands.users, commands.friendships),
+    ...chatRoutes(commands.chats),
+    ...queryRoutes({ queries, cache, progress }),
+  ];
 }

@@ -82,6 +82,10 @@ export function mountRoutes(router: Router, registry: OpenAPIRegistry, authentic
 
     const koaPath = spec.path.replace(/\{(\w+)\}/g, ':$1');
     const handler: Koa.Middleware<AuthState> = async (ctx) => {
+      // JSON everywhere: a body in another type is refused, not read as empty
+      if (spec.body && hasBody(ctx) && !ctx.is('application/json')) {
+        throw new HttpError(415, 'unsupported_media_type', 'Send the body as application/json.');
+      }
       const params = spec.params ? parse(spec.params, ctx.params, 'path') : undefined;
       const query = spec.query ? parse(spec.query, ctx.query, 'query') : undefined;
       const body = spec.body ? parse(spec.body, (ctx.request as { body?: unknown }).body ?? {}, 'body') : undefined;
@@ -101,14 +105,43 @@ export function mountRoutes(router: Router, registry: OpenAPIRegistry, authentic
   }
 }
 
+function hasBody(ctx: Koa.Context): boolean {
+  return Number(ctx.get('Content-Length') || 0) > 0 || ctx.get('Transfer-Encoding') !== '';
+}
+
 function parse(schema: Schema, value: unknown, where: 'path' | 'query' | 'body'): unknown {
   const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const bad = unstorableText(parsed.data, []);
+    if (!bad) return parsed.data;
+    if (where === 'path') throw new HttpError(404, 'not_found', 'Not found.');
+    throw new HttpError(400, 'invalid', 'Invalid input.', { fields: { [bad.join('.') || 'non_field_errors']: ['Text may not contain NUL characters or unpaired surrogates.'] } });
+  }
   // a path that does not name anything (a malformed UUID, say) is not found, as the contract says
   if (where === 'path') throw new HttpError(404, 'not_found', 'Not found.');
   const tooLarge = parsed.error.issues.find((issue) => (issue as { params?: { status?: number } }).params?.status === TOO_LARGE.status);
   if (tooLarge) throw new HttpError(413, 'too_large', tooLarge.message, { fields: fieldsOf(parsed.error) });
   throw new HttpError(400, 'invalid', 'Invalid input.', { fields: fieldsOf(parsed.error) });
+}
+
+/**
+ * The path to the first string no store keeps as sent — U+0000 (Postgres refuses it) or an
+ * unpaired surrogate (not valid Unicode) — or null when there is none.
+ */
+function unstorableText(value: unknown, path: (string | number)[]): (string | number)[] | null {
+  if (typeof value === 'string') return /\u0000/.test(value) || !value.isWellFormed() ? path : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = unstorableText(value[i], [...path, i]);
+      if (found) return found;
+    }
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [key, item] of Object.entries(value)) {
+      const found = unstorableText(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return null;
 }
 
 function fieldsOf(error: z.ZodError): Record<string, string[]> {

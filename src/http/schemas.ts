@@ -75,19 +75,60 @@ export const ProfileUpdate = z
   })
   .strict();
 
-/** 1 to 4,000 characters once trimmed; longer is "too large" (413), empty is invalid (400). */
+/** 1 to 4,000 characters (code points, not UTF-16 units) once trimmed; longer is "too large" (413), empty is invalid (400). */
 export const messageContent = z
   .string()
   .transform((text) => text.trim())
   .superRefine((text, ctx) => {
     if (text.length === 0) ctx.addIssue({ code: 'custom', message: 'A message may not be blank.' });
-    if (text.length > 4000) ctx.addIssue({ code: 'custom', message: 'A message has at most 4,000 characters.', params: TOO_LARGE });
+    // a string of 4,000 characters is at most 8,000 UTF-16 units: count them only when it may be longer
+    if (text.length > 4000 && [...text].length > 4000) ctx.addIssue({ code: 'custom', message: 'A message has at most 4,000 characters.', params: TOO_LARGE });
   });
 
 export const chatName = z.string().trim().min(1, 'A chat name may not be blank.').max(100, 'At most 100 characters.');
 
 export const ChatParams = z.object({ chat: uuid });
-export const MessageParams = z.object({ chat: uuid, message: z.coerce.number().int().positive() });
+/** message ids are 1, 2, 3... within a chat, written plainly */
+export const MessageParams = z.object({ chat: uuid, message: z.string().regex(/^[1-9]\d{0,9}$/).transform(Number) });
 export const UserParams = z.object({ user: uuid });
 
 export const withPosition = <T extends z.ZodRawShape>(shape: T) => z.object({ ...shape, position });
+
+// query answers
+
+export const ChatListItem = ChatDetail.omit({ participants: true, created: true }).openapi('ChatListItem');
+export const SearchedUser = PublicUser.extend({ is_friend_of_current_user: z.boolean() }).openapi('SearchedUser');
+export const MessageBatch = z
+  .object({
+    messages: z.array(Message).openapi({ description: 'newest first' }),
+    last_message_time_stamp: z.string().openapi({ description: 'the oldest message returned (pass it as `before` for the next page), or the given one when none' }),
+    error: z.enum(['NO MESSAGES', 'LAST PACKAGE']).optional().openapi({ description: '"NO MESSAGES" when none are left, "LAST PACKAGE" when fewer than 15 came' }),
+  })
+  .openapi('MessageBatch');
+
+// pagination, as Django REST Framework's LimitOffsetPagination
+
+export const DEFAULT_LIMIT = 8;
+export const MAX_LIMIT = 100;
+
+/** An absent or empty parameter takes its default, as in Django REST Framework; anything else must be a whole number in range. */
+const wholeNumber = (fallback: number, min: number, max: number, description: string) =>
+  z
+    .string()
+    .regex(/^\d*$/, 'Enter a whole number.')
+    .optional()
+    .transform((text) => (text ? Number(text) : fallback))
+    .pipe(z.number().min(min, `Ensure this value is greater than or equal to ${min}.`).max(max, `Ensure this value is less than or equal to ${max}.`))
+    .openapi({ type: 'integer', minimum: min, maximum: max, default: fallback, description });
+
+/** `?limit=&offset=` of LimitOffsetPagination: limit 1 to 100 (default 8), offset from 0. */
+export const PageQuery = z.object({
+  limit: wholeNumber(DEFAULT_LIMIT, 1, MAX_LIMIT, 'how many results, at most 100'),
+  offset: wholeNumber(0, 0, Number.MAX_SAFE_INTEGER, 'how many results to skip'),
+});
+
+/** The answer of a paginated list. */
+export const Paginated = <T extends z.ZodType>(item: T, name: string) =>
+  z
+    .object({ count: z.number().int(), next: z.string().nullable(), previous: z.string().nullable(), results: z.array(item) })
+    .openapi(`Paginated${name}`);

@@ -1,0 +1,79 @@
+import type { Socket } from 'socket.io';
+import type { Push } from './Push.ts';
+
+interface SocketState {
+  userId: string;
+  /** while a resume replays the log, live pushes wait here */
+  held: Push[] | null;
+  /** positions this socket has been sent, so a resume does not send them again */
+  sent: Set<string>;
+}
+
+const REMEMBERED = 10_000;
+
+/**
+ * This node's sockets, by user. Every node gets every push and sends it to its own sockets of
+ * the users it names, so membership changes take effect at once everywhere; a socket hears each
+ * position once, also across a resume.
+ */
+export class LocalDelivery {
+  private readonly byUser = new Map<string, Set<Socket>>();
+  private readonly states = new WeakMap<Socket, SocketState>();
+
+  add(socket: Socket, userId: string): void {
+    this.states.set(socket, { userId, held: null, sent: new Set() });
+    let sockets = this.byUser.get(userId);
+    if (!sockets) this.byUser.set(userId, (sockets = new Set()));
+    sockets.add(socket);
+  }
+
+  remove(socket: Socket): void {
+    const state = this.states.get(socket);
+    if (!state) return;
+    const sockets = this.byUser.get(state.userId);
+    sockets?.delete(socket);
+    if (sockets?.size === 0) this.byUser.delete(state.userId);
+  }
+
+  get socketCount(): number {
+    let count = 0;
+    for (const sockets of this.byUser.values()) count += sockets.size;
+    return count;
+  }
+
+  deliver(pushes: readonly Push[]): void {
+    for (const push of pushes) {
+      for (const user of push.users) for (const socket of this.byUser.get(user) ?? []) this.send(socket, push);
+    }
+  }
+
+  /**
+   * Replays what a socket missed: live pushes wait while `replay` answers the pushes after
+   * `since` (in order, up to where live pushes have got), then follow, none sent twice.
+   */
+  async resume(socket: Socket, replay: () => Promise<Push[]>): Promise<void> {
+    const state = this.states.get(socket);
+    if (!state) return;
+    state.held ??= [];
+    try {
+      for (const push of await replay()) this.send(socket, push, true);
+    } finally {
+      const held = state.held ?? [];
+      state.held = null;
+      for (const push of held) this.send(socket, push);
+    }
+  }
+
+  private send(socket: Socket, push: Push, replaying = false): void {
+    const state = this.states.get(socket);
+    if (!state || state.sent.has(push.position)) return;
+    if (state.held && !replaying) {
+      state.held.push(push);
+      return;
+    }
+    state.sent.add(push.position);
+    // a Set iterates in insertion order: forget the oldest positions first
+    if (state.sent.size > REMEMBERED) state.sent.delete(state.sent.values().next().value!);
+    socket.emit(push.event, { ...push.payload, position: push.position });
+  }
+}

@@ -1,0 +1,43 @@
+import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { Logger } from '../log.ts';
+import type { ProjectionRunner } from '../projections/ProjectionRunner.ts';
+import type { Push } from './Push.ts';
+import type { Pusher } from './Pusher.ts';
+
+/**
+ * Releases each event as pushes once every projection has committed it — so a client that
+ * queries on a push sees the new state — in log order, one batch after another.
+ */
+export class PushRelease {
+  private readonly waiting = new Map<bigint, RecordedEvent>();
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    /** what happened before this process started is not pushed; clients resume to get it */
+    private released: bigint,
+    private readonly runner: ProjectionRunner,
+    private readonly pusher: Pusher,
+    private readonly send: (pushes: Push[]) => void,
+    private readonly log: Logger,
+  ) {
+    runner.onProjected((_projection, events) => {
+      // every projection sees every event; keep one copy of each until all have committed it
+      for (const event of events) if (event.position > this.released) this.waiting.set(event.position, event);
+      this.chain = this.chain.then(() => this.release()).catch((error) => this.log.error({ err: error }, 'pushes failed'));
+    });
+  }
+
+  /** Resolves once everything handed over so far has been pushed. */
+  settled(): Promise<void> {
+    return this.chain;
+  }
+
+  private async release(): Promise<void> {
+    const low = this.runner.low();
+    if (low <= this.released) return;
+    const ready = [...this.waiting.values()].filter((e) => e.position <= low).sort((a, b) => (a.position < b.position ? -1 : 1));
+    for (const event of ready) this.waiting.delete(event.position);
+    this.released = low;
+    if (ready.length > 0) this.send(await this.pusher.pushesFor(ready));
+  }
+}
