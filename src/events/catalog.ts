@@ -21,6 +21,8 @@ export const eventCatalog = {
 
   // email-<sha256>
   EmailReserved: { schema: 1, data: z.object({ user_id: uuid }) },
+  /** a registration that failed after reserving gives the email back */
+  EmailReleased: { schema: 1, data: z.object({ user_id: uuid }) },
 
   // friendship-<a>-<b>
   InvitationSent: { schema: 1, data: z.object({ invitation_id: uuid, from: uuid, to: uuid, created: time }) },

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { CommandContext } from '../commands/AggregateRepository.ts';
 import { isoMicros, nowMicros } from '../events/time.ts';
 import type { Auth, AuthState as Authenticated } from './authentication.ts';
+import { ErrorAnswer } from './errorAnswer.ts';
 import { HttpError } from './errors.ts';
 
 type Schema = z.ZodType;
@@ -73,7 +74,7 @@ export function mountRoutes(router: Router, registry: OpenAPIRegistry, authentic
         ...(spec.body ? { body: { content: { 'application/json': { schema: spec.body } } } } : {}),
       },
       responses: Object.fromEntries(
-        Object.entries(spec.responses).map(([status, { description, schema }]) => [
+        Object.entries({ ...standardRefusals(spec, needsAuth), ...spec.responses }).map(([status, { description, schema }]) => [
           status,
           { description, ...(schema ? { content: { 'application/json': { schema } } } : {}) },
         ]),
@@ -103,6 +104,16 @@ export function mountRoutes(router: Router, registry: OpenAPIRegistry, authentic
     const stack = needsAuth ? [authenticate, handler] : [handler];
     router[spec.method](koaPath, ...(stack as Koa.Middleware[]));
   }
+}
+
+/** The refusals every route of its kind can answer, so the document never leaves them out. */
+function standardRefusals(spec: Route<any, any, any>, needsAuth: boolean): Route['responses'] {
+  const refusals: Route['responses'] = {};
+  if (spec.body || spec.query) refusals[400] = { description: 'invalid input: `fields` names each problem', schema: ErrorAnswer };
+  if (needsAuth) refusals[401] = { description: 'no valid token', schema: ErrorAnswer };
+  if (spec.params) refusals[404] = { description: 'nothing at this path (a malformed id included)', schema: ErrorAnswer };
+  if (spec.body) refusals[415] = { description: 'the body is not application/json', schema: ErrorAnswer };
+  return refusals;
 }
 
 function hasBody(ctx: Koa.Context): boolean {

@@ -1,5 +1,6 @@
 import { extendZodWithOpenApi } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { ErrorAnswer } from './errorAnswer.ts';
 import { TOO_LARGE } from './route.ts';
 
 extendZodWithOpenApi(z);
@@ -10,9 +11,7 @@ const time = z.string().openapi({ example: '2026-11-24T09:15:02.123456Z' });
 export const position = z.string().regex(/^\d+$/).openapi({ description: 'global position of the last event the command appended', example: '5368709121' });
 const clientId = uuid.optional().openapi({ description: 'a client-generated id: repeating the command with it has the effect of one' });
 
-export const ErrorAnswer = z
-  .object({ detail: z.string(), code: z.string(), fields: z.record(z.string(), z.array(z.string())).optional() })
-  .openapi('Error');
+export { ErrorAnswer };
 
 export const PublicUser = z
   .object({ uuid, username: z.string(), description: z.string(), photo: z.string().nullable(), is_active: z.boolean(), date_joined: time })
@@ -48,7 +47,7 @@ export const Invitation = z.object({ id: uuid, from: PublicUser, to: PublicUser,
 
 // requests
 
-const email = z.string().trim().max(254).pipe(z.email('Enter a valid email address.'));
+const email = z.string().trim().max(254).pipe(z.email('Enter a valid email address.')).openapi({ type: 'string', format: 'email', maxLength: 254 });
 const password = z.string().min(1, 'This field may not be blank.').max(4096);
 export const username = z.string().trim().min(1, 'Usernames have 1 to 50 characters.').max(50, 'Usernames have 1 to 50 characters.');
 
@@ -69,6 +68,7 @@ export const ProfileUpdate = z
     photo: z
       .url({ protocol: /^https?$/, message: 'Enter an http(s) URL.' })
       .max(2000)
+      .openapi({ format: 'uri', pattern: '^https?://' })
       .nullable()
       .optional(),
     client_id: clientId,
@@ -83,7 +83,8 @@ export const messageContent = z
     if (text.length === 0) ctx.addIssue({ code: 'custom', message: 'A message may not be blank.' });
     // a string of 4,000 characters is at most 8,000 UTF-16 units: count them only when it may be longer
     if (text.length > 4000 && [...text].length > 4000) ctx.addIssue({ code: 'custom', message: 'A message has at most 4,000 characters.', params: TOO_LARGE });
-  });
+  })
+  .openapi({ type: 'string', minLength: 1, maxLength: 4000, description: '1 to 4,000 characters once trimmed; longer is 413' });
 
 export const chatName = z.string().trim().min(1, 'A chat name may not be blank.').max(100, 'At most 100 characters.');
 

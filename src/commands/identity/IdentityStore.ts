@@ -19,6 +19,8 @@ export interface TokenIdentity {
 export interface IdentityStore {
   /** @throws EmailTakenError when the email is taken in any letter case */
   addCredentials(userId: string, email: string, passwordHash: string | null): Promise<void>;
+  /** Undoes addCredentials for an account whose registration failed; its tokens and links go with it. */
+  removeCredentials(userId: string): Promise<void>;
   /** The user id, or null for an unknown email, a wrong password and a Google-only account alike. */
   login(email: string, password: string): Promise<string | null>;
   /** With `keepTokenId`, revokes the user's other tokens in the same transaction. */
@@ -96,6 +98,10 @@ export function createIdentityStore(knex: Knex, { verifyPassword = verifyScrypt 
       if (!KEY_FORMAT.test(key)) return null;
       const row = await knex('identity_tokens').where({ token_hash: tokenHash(key) }).whereNull('revoked_at').first('id', 'user_id');
       return row ? { userId: row.user_id, tokenId: row.id } : null;
+    },
+
+    async removeCredentials(userId) {
+      await knex('identity_credentials').where({ user_id: userId }).delete();
     },
 
     async revokeToken(tokenId) {

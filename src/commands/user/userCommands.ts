@@ -6,7 +6,7 @@ import { refuse } from '../DomainError.ts';
 import { uuidFromName } from '../eventIds.ts';
 import type { IdentityStore } from '../identity/IdentityStore.ts';
 import type { Repositories } from '../repositories.ts';
-import { decide as reserve } from './emailReservation.ts';
+import { decide as reserveOrRelease } from './emailReservation.ts';
 import { decide, type User } from './userDecider.ts';
 
 type ActiveUser = User & { status: 'active' | 'deactivated' };
@@ -32,15 +32,20 @@ export function createUserCommands({ users, emails }: Repositories, identity: Id
     async createAccount(input: { email: string; passwordHash: string | null; username?: string | undefined }, context: Omit<CommandContext, 'actor'>) {
       const email = input.email.trim();
       const userId = context.clientId ? uuidFromName(`user/${context.clientId}`) : randomUUID();
-      await emails.execute(streams.email(email), (state) => reserve({ type: 'ReserveEmail', userId }, state), { ...context, actor: userId });
-      await identity.addCredentials(userId, email, input.passwordHash);
-      const username = input.username?.trim().slice(0, 50) || email.split('@')[0]!.slice(0, 50);
-      const done = await users.execute(
-        streams.user(userId),
-        (state) => decide({ type: 'RegisterUser', userId, email, username, now: context.now }, state),
-        { ...context, actor: userId },
-      );
-      return { userId, user: ownUser(done.state as ActiveUser), position: done.position };
+      const reservation = streams.email(email);
+      const as = { ...context, actor: userId };
+      await emails.execute(reservation, (state) => reserveOrRelease({ type: 'ReserveEmail', userId }, state), as);
+      try {
+        await identity.addCredentials(userId, email, input.passwordHash);
+        const username = input.username?.trim().slice(0, 50) || email.split('@')[0]!.slice(0, 50);
+        const done = await users.execute(streams.user(userId), (state) => decide({ type: 'RegisterUser', userId, email, username, now: context.now }, state), as);
+        return { userId, user: ownUser(done.state as ActiveUser), position: done.position };
+      } catch (error) {
+        // a registration that failed halfway must not keep the email from its owner
+        await identity.removeCredentials(userId).catch(() => {});
+        await emails.execute(reservation, (state) => reserveOrRelease({ type: 'ReleaseEmail', userId }, state), { ...as, clientId: undefined }).catch(() => {});
+        throw error;
+      }
     },
 
     async ownUser(userId: string) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DomainError } from '../../commands/DomainError.ts';
 import type { IdentityStore } from '../../commands/identity/IdentityStore.ts';
 import { GoogleLoginError, type GoogleOAuth } from '../../commands/identity/googleOAuth.ts';
 import { checkOAuthState, newOAuthState, OAUTH_STATE_COOKIE } from '../../commands/identity/oauthState.ts';
@@ -121,7 +122,13 @@ export function authRoutes({ identity, users, google }: AuthRouteDeps) {
         let userId = (await identity.userIdForGoogle(profile.sub)) ?? (await identity.userIdForEmail(profile.email));
         let position: bigint | null = null;
         if (!userId) {
-          const account = await users.createAccount({ email: profile.email, passwordHash: null, username: profile.name }, { ...command, clientId: undefined });
+          // a display name is no username until control characters and broken surrogates are gone
+          const username = profile.name?.replace(/\p{Cc}/gu, '').toWellFormed();
+          const account = await users.createAccount({ email: profile.email, passwordHash: null, username }, { ...command, clientId: undefined }).catch(async (error: unknown) => {
+            // another tab of the same first login got there first: use the account it is creating
+            if (!(error instanceof DomainError && error.code === 'email_taken')) throw error;
+            return { userId: await accountCreatedElsewhere(identity, users, profile.email), position: null };
+          });
           userId = account.userId;
           position = account.position;
         }
@@ -133,6 +140,16 @@ export function authRoutes({ identity, users, google }: AuthRouteDeps) {
       },
     }),
   ];
+}
+
+/** The account another request is registering for this email, once it is complete (2 s at most). */
+async function accountCreatedElsewhere(identity: IdentityStore, users: UserCommands, email: string): Promise<string> {
+  for (let tries = 0; tries < 40; tries++) {
+    const userId = await identity.userIdForEmail(email);
+    if (userId && (await users.userOf(userId).then(() => true, () => false))) return userId;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new HttpError(409, 'email_taken', 'A user with this email exists already.');
 }
 
 function configured(google: AuthRouteDeps['google']) {
