@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { AggregateRepository } from '../../src/commands/AggregateRepository.ts';
 import * as chat from '../../src/commands/chat/chatDecider.ts';
 import type { EventStore, ReadStreamOptions } from '../../src/eventstore/EventStore.ts';
-import { createPostgresEventStore } from '../../src/eventstore/postgres/PostgresEventStore.ts';
 import { isoMicros, nowMicros } from '../../src/events/time.ts';
-import { freshDatabase, type TestDatabase } from '../support/services.ts';
+import { eventStoreFixture } from '../support/services.ts';
 
 /** The store, counting the events each repository reads. */
 function counting(store: EventStore) {
@@ -27,16 +26,7 @@ function counting(store: EventStore) {
 
 describe('aggregate repository', function () {
   this.timeout(60_000);
-  let db: TestDatabase;
-  let store: EventStore;
-  before(async () => {
-    db = await freshDatabase();
-    store = createPostgresEventStore(db.url);
-  });
-  after(async () => {
-    await store.close();
-    await db.drop();
-  });
+  const fixture = eventStoreFixture();
 
   const ann = randomUUID();
   const context = () => ({ actor: ann, now: isoMicros(nowMicros()) });
@@ -46,11 +36,11 @@ describe('aggregate repository', function () {
   it('replays a history once, then runs each command with one append and no reads, whatever the history length', async () => {
     const chatId = randomUUID();
     const stream = `chat-${chatId}`;
-    const writer = new AggregateRepository(store, chat);
+    const writer = new AggregateRepository(fixture.store, chat);
     await writer.execute(stream, (state) => chat.decide({ type: 'CreateGroupChat', chatId, name: 'long', creator: ann, now: context().now }, state), context());
     for (let i = 0; i < 2500; i++) await post(writer, stream, `old ${i}`);
 
-    const { store: watched, counter } = counting(store);
+    const { store: watched, counter } = counting(fixture.store);
     const fresh = new AggregateRepository(watched, chat);
     await post(fresh, stream, 'first after start');
     expect(counter.read).to.equal(2501);
@@ -64,9 +54,9 @@ describe('aggregate repository', function () {
   it('catches up only what another process appended since, and decides again on the fresh state', async () => {
     const chatId = randomUUID();
     const stream = `chat-${chatId}`;
-    const { store: watched, counter } = counting(store);
+    const { store: watched, counter } = counting(fixture.store);
     const here = new AggregateRepository(watched, chat);
-    const elsewhere = new AggregateRepository(store, chat);
+    const elsewhere = new AggregateRepository(fixture.store, chat);
     await here.execute(stream, (state) => chat.decide({ type: 'CreateGroupChat', chatId, name: 'shared', creator: ann, now: context().now }, state), context());
     await post(here, stream, 'one');
     await post(elsewhere, stream, 'two');
@@ -80,7 +70,7 @@ describe('aggregate repository', function () {
   it('runs commands on one stream one after another, so concurrent ones all land', async () => {
     const chatId = randomUUID();
     const stream = `chat-${chatId}`;
-    const repository = new AggregateRepository(store, chat);
+    const repository = new AggregateRepository(fixture.store, chat);
     await repository.execute(stream, (state) => chat.decide({ type: 'CreateGroupChat', chatId, name: 'busy', creator: ann, now: context().now }, state), context());
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => post(repository, stream, `m${i}`)));
     expect(results.map((r) => (r.events[0]!.data as { message_id: number }).message_id).sort((a, b) => a - b)).to.deep.equal(

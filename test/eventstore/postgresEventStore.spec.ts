@@ -4,7 +4,7 @@ import type { EventStore, RecordedEvent } from '../../src/eventstore/EventStore.
 import { createPostgresEventStore } from '../../src/eventstore/postgres/PostgresEventStore.ts';
 import { verifyStream } from '../../src/eventstore/verifyStream.ts';
 import { newEvent, uniqueStream } from '../support/events.ts';
-import { adminQuery, freshDatabase, type TestDatabase } from '../support/services.ts';
+import { adminQuery, eventStoreFixture } from '../support/services.ts';
 
 /** Collects a subscription's events until `done` says stop; the promise settles when it has. */
 function collect(store: EventStore, after: bigint, done: (seen: RecordedEvent[]) => boolean) {
@@ -25,24 +25,15 @@ const terminateSubscribers = (url: string) =>
   adminQuery(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chat-es-subscription' AND datname = current_database()");
 
 describe('Postgres event store: concurrency, tampering and dropped connections', () => {
-  let db: TestDatabase;
-  let store: EventStore;
-  before(async () => {
-    db = await freshDatabase();
-    store = createPostgresEventStore(db.url);
-  });
-  after(async () => {
-    await store.close();
-    await db.drop();
-  });
+  const fixture = eventStoreFixture();
 
   it('shows a live subscriber every event of 8 concurrent writers exactly once, in increasing position, with no gap that fills in later', async () => {
-    const writers = Array.from({ length: 8 }, () => createPostgresEventStore(db.url, { poolSize: 1 }));
+    const writers = Array.from({ length: 8 }, () => createPostgresEventStore(fixture.db.url, { poolSize: 1 }));
     const streams = Array.from({ length: 40 }, () => uniqueStream('race'));
     const perWriter = 256;
-    const start = await store.headPosition();
+    const start = await fixture.store.headPosition();
     const total = writers.length * perWriter;
-    const { seen, finished } = collect(store, start, (events) => events.length === total);
+    const { seen, finished } = collect(fixture.store, start, (events) => events.length === total);
     try {
       await Promise.all(
         writers.map(async (writer, w) => {
@@ -62,45 +53,45 @@ describe('Postgres event store: concurrency, tampering and dropped connections',
     expect(positions.every((p, i) => i === 0 || p > positions[i - 1]!)).to.equal(true, 'positions strictly increase');
     expect(new Set(seen.map((e) => e.id)).size).to.equal(total);
     // what the subscriber saw live is exactly the log as it reads afterwards: nothing skipped then filled in
-    const settled = await store.readAll({ after: start, maxCount: total + 1 });
+    const settled = await fixture.store.readAll({ after: start, maxCount: total + 1 });
     expect(settled.map((e) => e.id)).to.deep.equal(seen.map((e) => e.id));
     for (const stream of streams) {
-      const events = await store.readStream(stream);
+      const events = await fixture.store.readStream(stream);
       expect(events.map((e) => e.revision)).to.deep.equal(events.map((_, i) => BigInt(i)));
-      expect(await verifyStream(store, stream)).to.equal(null);
+      expect(await verifyStream(fixture.store, stream)).to.equal(null);
     }
   });
 
   it('fails verification at the event whose data was altered in the table, and not before it', async () => {
     const stream = uniqueStream('audit');
-    for (let i = 0; i < 5; i++) await store.append(stream, [newEvent('MessagePosted', { content: `message ${i}` })], 'any');
-    expect(await verifyStream(store, stream)).to.equal(null);
-    const target = (await store.readStream(stream))[3]!;
-    await adminQuery(db.url, `UPDATE es_events SET data = '{"content": "rewritten"}' WHERE id = '${target.id}'`);
-    const broken = await verifyStream(store, stream);
+    for (let i = 0; i < 5; i++) await fixture.store.append(stream, [newEvent('MessagePosted', { content: `message ${i}` })], 'any');
+    expect(await verifyStream(fixture.store, stream)).to.equal(null);
+    const target = (await fixture.store.readStream(stream))[3]!;
+    await adminQuery(fixture.db.url, `UPDATE es_events SET data = '{"content": "rewritten"}' WHERE id = '${target.id}'`);
+    const broken = await verifyStream(fixture.store, stream);
     expect(broken).to.include({ stream, revision: 3n, position: target.position });
     expect(broken!.reason).to.match(/hash/);
   });
 
   it('fails verification where an event was removed from the chain', async () => {
     const stream = uniqueStream('audit');
-    await store.append(stream, [newEvent('A'), newEvent('B'), newEvent('C')], 'no_stream');
-    const [, b, c] = await store.readStream(stream);
-    await adminQuery(db.url, `DELETE FROM es_events WHERE id = '${b!.id}'`);
-    await adminQuery(db.url, `UPDATE es_events SET revision = 1 WHERE id = '${c!.id}'`);
-    expect(await verifyStream(store, stream)).to.include({ revision: 1n, reason: 'prev_hash does not match the previous event' });
+    await fixture.store.append(stream, [newEvent('A'), newEvent('B'), newEvent('C')], 'no_stream');
+    const [, b, c] = await fixture.store.readStream(stream);
+    await adminQuery(fixture.db.url, `DELETE FROM es_events WHERE id = '${b!.id}'`);
+    await adminQuery(fixture.db.url, `UPDATE es_events SET revision = 1 WHERE id = '${c!.id}'`);
+    expect(await verifyStream(fixture.store, stream)).to.include({ revision: 1n, reason: 'prev_hash does not match the previous event' });
   });
 
   it('resumes a subscription whose connection is killed, losing and repeating nothing', async () => {
     const stream = uniqueStream('killed');
-    const start = await store.headPosition();
-    for (let i = 0; i < 6; i++) await store.append(stream, Array.from({ length: 500 }, (_, k) => newEvent('Bulk', { n: i * 500 + k })), 'any');
+    const start = await fixture.store.headPosition();
+    for (let i = 0; i < 6; i++) await fixture.store.append(stream, Array.from({ length: 500 }, (_, k) => newEvent('Bulk', { n: i * 500 + k })), 'any');
     const total = 3500;
     let killedAt: number[] = [];
-    const { seen, finished } = collect(store, start, (events) => {
+    const { seen, finished } = collect(fixture.store, start, (events) => {
       if (events.length === 700 || events.length === 2600) {
         killedAt.push(events.length);
-        void terminateSubscribers(db.url);
+        void terminateSubscribers(fixture.db.url);
       }
       return events.length === total;
     });
@@ -108,22 +99,22 @@ describe('Postgres event store: concurrency, tampering and dropped connections',
     let killedLive = 0;
     while (killedLive === 0) {
       await new Promise((r) => setTimeout(r, 20));
-      if (seen.length === 3000) killedLive = (await terminateSubscribers(db.url)).rowCount ?? 0;
+      if (seen.length === 3000) killedLive = (await terminateSubscribers(fixture.db.url)).rowCount ?? 0;
     }
-    await store.append(stream, Array.from({ length: 500 }, (_, k) => newEvent('Live', { n: 3000 + k })), 'any');
+    await fixture.store.append(stream, Array.from({ length: 500 }, (_, k) => newEvent('Live', { n: 3000 + k })), 'any');
     await finished;
     expect(killedAt).to.deep.equal([700, 2600]);
     expect(seen.map((e) => (e.data as { n: number }).n)).to.deep.equal(Array.from({ length: total }, (_, i) => i));
   });
 
   it('keeps serving appends after its pooled connections are killed', async () => {
-    await adminQuery(db.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chat-event-store' AND datname = current_database()");
+    await adminQuery(fixture.db.url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'chat-event-store' AND datname = current_database()");
     const stream = uniqueStream();
     // the first use of a killed pooled connection may fail; a caller's retry (same ids) must then succeed once
     const events = [newEvent()];
-    let result = await store.append(stream, events, 'no_stream').catch(() => null);
-    result ??= await store.append(stream, events, 'no_stream');
+    let result = await fixture.store.append(stream, events, 'no_stream').catch(() => null);
+    result ??= await fixture.store.append(stream, events, 'no_stream');
     expect(result.nextRevision).to.equal(0n);
-    expect(await store.readStream(stream)).to.have.length(1);
+    expect(await fixture.store.readStream(stream)).to.have.length(1);
   });
 });

@@ -1,4 +1,6 @@
 import pg from 'pg';
+import type { EventStore } from '../../src/eventstore/EventStore.ts';
+import { createPostgresEventStore } from '../../src/eventstore/postgres/PostgresEventStore.ts';
 
 /** The services a test run found, decided once by test/run.ts and handed to specs through the environment. */
 export type Service = 'postgres' | 'eventstoredb' | 'redis' | 'memcached';
@@ -64,4 +66,18 @@ export async function adminQuery(url: string, sql: string): Promise<pg.QueryResu
   } finally {
     await client.end();
   }
+}
+
+/** A suite's own database and Postgres event store, made before its tests and dropped after them. */
+export function eventStoreFixture(): { db: TestDatabase; store: EventStore } {
+  const fixture = {} as { db: TestDatabase; store: EventStore };
+  before(async () => {
+    fixture.db = await freshDatabase();
+    fixture.store = createPostgresEventStore(fixture.db.url);
+  });
+  after(async () => {
+    await fixture.store.close();
+    await fixture.db.drop();
+  });
+  return fixture;
 }
