@@ -10,6 +10,11 @@ interface SocketState {
 }
 
 const REMEMBERED = 10_000;
+/**
+ * A client that reconnects resumes first: live pushes to a new socket wait this long for its
+ * `resume`, so the replay and what follows it arrive in order. Without a resume they then flow.
+ */
+const RESUME_GRACE_MS = 500;
 
 /**
  * This node's sockets, by user. Every node gets every push and sends it to its own sockets of
@@ -21,7 +26,10 @@ export class LocalDelivery {
   private readonly states = new WeakMap<Socket, SocketState>();
 
   add(socket: Socket, userId: string): void {
-    this.states.set(socket, { userId, held: null, sent: new Set() });
+    const state: SocketState = { userId, held: [], sent: new Set() };
+    this.states.set(socket, state);
+    const grace = setTimeout(() => this.release(socket, state), RESUME_GRACE_MS);
+    socket.once('disconnect', () => clearTimeout(grace));
     let sockets = this.byUser.get(userId);
     if (!sockets) this.byUser.set(userId, (sockets = new Set()));
     sockets.add(socket);
@@ -58,10 +66,14 @@ export class LocalDelivery {
     try {
       for (const push of await replay()) this.send(socket, push, true);
     } finally {
-      const held = state.held ?? [];
-      state.held = null;
-      for (const push of held) this.send(socket, push);
+      this.release(socket, state);
     }
+  }
+
+  private release(socket: Socket, state: SocketState): void {
+    const held = state.held ?? [];
+    state.held = null;
+    for (const push of held) this.send(socket, push);
   }
 
   private send(socket: Socket, push: Push, replaying = false): void {
