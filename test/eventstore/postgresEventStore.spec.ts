@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import pg from 'pg';
 import type { EventStore, RecordedEvent } from '../../src/eventstore/EventStore.ts';
 import { createPostgresEventStore } from '../../src/eventstore/postgres/PostgresEventStore.ts';
 import { verifyStream } from '../../src/eventstore/verifyStream.ts';

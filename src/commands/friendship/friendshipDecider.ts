@@ -24,7 +24,7 @@ export type FriendshipCommand =
 
 export const initialState = (): Friendship => ({ status: 'strangers' });
 
-export function evolve(state: Friendship, e: FriendshipEvent): Friendship {
+export function evolve(_state: Friendship, e: FriendshipEvent): Friendship {
   switch (e.type) {
     case 'InvitationSent':
       return { status: 'invited', invitation: { id: e.data.invitation_id, from: e.data.from, to: e.data.to, created: e.data.created } };

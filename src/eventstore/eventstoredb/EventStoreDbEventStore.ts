@@ -4,7 +4,7 @@ import type { SealedMetadata } from '../../events/metadata.ts';
 import type { AppendResult, EventStore, ExpectedRevision, NewEvent, RecordedEvent } from '../EventStore.ts';
 import type { ReadAllOptions, ReadStreamOptions, SubscribeOptions, Subscription } from '../EventStore.ts';
 import { DuplicateEventIdError, EventStoreError, WrongExpectedRevisionError } from '../errors.ts';
-import { canonicalJson, seal } from '../hashChain.ts';
+import { seal } from '../hashChain.ts';
 import { validateAppend } from '../validateAppend.ts';
 
 const DEFAULT_READ_ALL_COUNT = 4096;
