@@ -23,6 +23,7 @@ import { replayFor } from './gateway/replayFor.ts';
 import { apiRoutes } from './http/apiRoutes.ts';
 import { createHttpApp } from './http/app.ts';
 import { authenticate } from './http/authentication.ts';
+import { createMetrics } from './http/metrics.ts';
 import type { Logger } from './log.ts';
 import { allProjections } from './projections/allProjections.ts';
 import { checkpointProgress, type ProjectionProgress } from './projections/checkpointProgress.ts';
@@ -86,6 +87,7 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
   const google = googleConfig(config);
   const app = createHttpApp({
     log,
+    metrics: createMetrics({ eventStore, projections, sockets: () => delivery.socketCount }),
     authenticate: authenticate(identity),
     routes:
       config.ROLE === 'projector'

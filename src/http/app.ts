@@ -18,10 +18,11 @@ export interface HttpAppDeps {
   readiness: ReadinessCheck[];
   authenticate: Koa.Middleware<AuthState>;
   routes: Route<any, any, any>[];
+  metrics?: { timing: Koa.Middleware; endpoint: Koa.Middleware };
 }
 
 /** The Koa app: one middleware per concern, thin routes, errors shaped in one place. */
-export function createHttpApp({ log, readiness, authenticate, routes }: HttpAppDeps): Koa {
+export function createHttpApp({ log, readiness, authenticate, routes, metrics }: HttpAppDeps): Koa {
   const app = new Koa();
   app.proxy = true;
   const router = new Router();
@@ -51,7 +52,9 @@ export function createHttpApp({ log, readiness, authenticate, routes }: HttpAppD
   const apiSchema = apiSchemaRouter(registry);
 
   app.use(requestId);
+  if (metrics) app.use(metrics.timing);
   app.use(errorHandler(log));
+  if (metrics) app.use(metrics.endpoint);
   // JSON bodies only, and small: a message is at most 4,000 characters
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
   app.use(apiSchema.routes());

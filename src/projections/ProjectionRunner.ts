@@ -12,6 +12,8 @@ export interface ProjectionStatus {
   version: number;
   active: boolean;
   checkpoint: bigint;
+  /** when the log recorded the newest event this projection has applied (null: none yet) */
+  checkpointRecordedAt: string | null;
 }
 
 const BATCH = 1000;
@@ -27,6 +29,7 @@ const STANDBY_RETRY_MS = 1000;
  */
 export class ProjectionRunner {
   private readonly checkpoints = new Map<string, bigint>();
+  private readonly recordedAt = new Map<string, string>();
   private readonly active = new Set<string>();
   private readonly listeners = new Set<ProjectedListener>();
   private readonly waiters = new Set<() => void>();
@@ -52,7 +55,13 @@ export class ProjectionRunner {
   }
 
   status(): ProjectionStatus[] {
-    return this.projections.map((p) => ({ name: p.name, version: p.version, active: this.active.has(p.name), checkpoint: this.checkpoints.get(p.name) ?? 0n }));
+    return this.projections.map((p) => ({
+      name: p.name,
+      version: p.version,
+      active: this.active.has(p.name),
+      checkpoint: this.checkpoints.get(p.name) ?? 0n,
+      checkpointRecordedAt: this.recordedAt.get(p.name) ?? null,
+    }));
   }
 
   /** The lowest checkpoint of this runner's projections: every read model includes the log up to it. */
@@ -183,6 +192,7 @@ export class ProjectionRunner {
       if (moved !== 1) throw new Error(`projection ${projection.name} moved on elsewhere; this runner stands down`);
     });
     this.advance(projection.name, to);
+    this.recordedAt.set(projection.name, batch[batch.length - 1]!.recordedAt);
     for (const listener of this.listeners) {
       try {
         listener(projection, batch, stale);
