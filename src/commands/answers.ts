@@ -54,7 +54,8 @@ export function chatDetail(chat: OpenChat, viewer: string, participants: PublicU
   const size = chat.messages.size;
   return {
     uuid: chat.id,
-    name: chat.name,
+    // a private chat is listed under the other participant's name, as the queries list it
+    name: chat.isGroupChat ? chat.name : (participants.find((p) => p.uuid !== viewer)?.username ?? ''),
     is_group_chat: chat.isGroupChat,
     last_activity_date: size > 0 ? isoMicros(chat.lastTimeStamp) : chat.created,
     lastmessage: size > 0 ? chat.lastMessage : null,

@@ -19,5 +19,8 @@ export function parseIsoMicros(text: string): Micros | null {
   if (!match) return null;
   const millis = Date.parse(`${match[1]}${match[3]}`);
   if (Number.isNaN(millis)) return null;
+  // Date.parse rolls 30 February over into March; a date that is not in the calendar is no time
+  const [year, month, day] = match[1]!.slice(0, 10).split('-').map(Number) as [number, number, number];
+  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return null;
   return millis * 1000 + Number((match[2] ?? '').padEnd(6, '0'));
 }

@@ -104,6 +104,22 @@ export function foldChats(loaded: ReadonlyMap<string, ChatModel>, events: readon
   return { chats, dirtyMembers, removedMembers };
 }
 
+/** A private chat is listed under the other user's name: when a username changes, so do their partners' chat lists. */
+async function renamedPartners(events: readonly RecordedEvent[], tx: Knex.Transaction): Promise<string[]> {
+  const renamed = events
+    .filter((e) => e.type === 'UserProfileUpdated' && (e.data as EventData<'UserProfileUpdated'>).username !== undefined)
+    .map((e) => e.stream.slice('user-'.length));
+  if (renamed.length === 0) return [];
+  const partners = await tx('rm_chat_members as me')
+    .join('rm_chats as c', 'c.uuid', 'me.chat_id')
+    .join('rm_chat_members as other', 'other.chat_id', 'me.chat_id')
+    .whereIn('me.user_id', renamed)
+    .where('c.is_group_chat', false)
+    .whereRaw('other.user_id <> me.user_id')
+    .distinct<{ user_id: string }[]>('other.user_id');
+  return partners.map((p) => `user:${p.user_id}`);
+}
+
 async function load(tx: Knex.Transaction, ids: string[]): Promise<Map<string, ChatModel>> {
   const chats = new Map<string, ChatModel>();
   const rows = await tx<ChatRow>('rm_chats').whereIn('uuid', ids);
@@ -119,8 +135,9 @@ export const chatsProjection: Projection = {
   version: 1,
   tables: ['rm_chats', 'rm_chat_members'],
   async apply(events, tx) {
+    const stale = new Set(await renamedPartners(events, tx));
     const mine = events.filter((e) => e.stream.startsWith('chat-'));
-    if (mine.length === 0) return [];
+    if (mine.length === 0) return stale;
     const ids = [...new Set(mine.map((e) => e.stream.slice('chat-'.length)))];
     const before = await load(tx, ids);
     const formerMembers = new Map([...before].map(([id, chat]) => [id, [...chat.members.keys()]]));
@@ -153,7 +170,6 @@ export const chatsProjection: Projection = {
       await tx('rm_chat_members').where({ chat_id, user_id }).delete();
     }
     // every member's chat list changed (order, last message, unread count), and so did the leavers'
-    const stale = new Set<string>();
     for (const [id, chat] of chats) {
       stale.add(`chat:${id}`);
       for (const user of chat.members.keys()) stale.add(`user:${user}`);

@@ -76,6 +76,8 @@ export function evolve(state: Chat, e: ChatEvent): Chat {
         ...state,
         participants: [...state.participants, e.data.user_id],
         members: state.members.includes(e.data.user_id) ? state.members : [...state.members, e.data.user_id],
+        // a newcomer has not missed what was said before they joined
+        readUpTo: { ...state.readUpTo, [e.data.user_id]: state.messages.size },
       };
     case 'ParticipantLeft':
       return { ...without(state, e.data.user_id), admin: state.admin === e.data.user_id ? e.data.new_admin : state.admin };
