@@ -161,6 +161,16 @@ function connectRedis(url: string, log: Logger) {
       if (down) log.info({ role }, 'redis back');
       down = false;
     });
+    // Socket.IO's adapter and emitter publish without waiting for the answer: during an outage a
+    // lost publish must be a logged loss (clients resume from the log), not an unhandled rejection
+    const publish = client.publish.bind(client) as (...args: unknown[]) => Promise<number>;
+    Object.assign(client, {
+      publish: (...args: unknown[]) => {
+        const sent = publish(...args);
+        sent.catch((error: Error) => log.warn({ err: error, role }, 'redis publish lost'));
+        return sent;
+      },
+    });
     return client;
   };
   return { pub: connect('pub'), sub: connect('sub') };

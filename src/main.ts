@@ -13,6 +13,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const log = createLogger(config.LOG_LEVEL);
+  // a failure nobody awaited is logged, not allowed to take down every connected client
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled rejection'));
   const backend = await startBackend(config, log);
   let stopping = false;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -13,7 +13,7 @@ const PAGE = 2000;
  */
 export function replayFor(store: EventStore, queries: Queries, sources: PushSources, progress: ProjectionProgress) {
   return async (user: string, since: bigint): Promise<{ pushes: Push[]; position: bigint }> => {
-    const upTo = progress.low();
+    const upTo = await progress.position();
     if (upTo <= since) return { pushes: [], position: since };
     const chats = new Set((await queries.chatIdsOf(user)).map((id) => `chat-${id}`));
     const pusher = new Pusher(sources);

@@ -72,6 +72,10 @@ export class ProjectionRunner {
     }, BigInt(Number.MAX_SAFE_INTEGER) ** 2n);
   }
 
+  async position(): Promise<bigint> {
+    return this.low();
+  }
+
   /** Resolves true once every projection has reached `position`, false after `timeoutMs`. */
   async reached(position: bigint, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 
 export interface ProjectionProgress {
-  /** the position every read model has reached */
-  low(): bigint;
+  /** the position every read model has reached, as of now */
+  position(): Promise<bigint>;
   /** true once every read model has reached `position`; false after `timeoutMs` */
   reached(position: bigint, timeoutMs: number): Promise<boolean>;
 }
@@ -14,18 +14,15 @@ const POLL_MS = 10;
  * the projections themselves (ROLE=api): polled only while someone waits.
  */
 export function checkpointProgress(knex: Knex, names: readonly string[]): ProjectionProgress {
-  let low = 0n;
   async function refresh(): Promise<bigint> {
     const [row] = await knex('projection_checkpoints')
       .whereIn('name', [...names])
       .select<{ low: string | null; count: string }[]>(knex.raw('min(position) AS low, count(*) AS count'));
     // a projection that has not started yet has reached nothing
-    if (!row) return (low = 0n);
-    low = Number(row.count) === names.length ? BigInt(row.low ?? 0) : 0n;
-    return low;
+    return row && Number(row.count) === names.length ? BigInt(row.low ?? 0) : 0n;
   }
   return {
-    low: () => low,
+    position: refresh,
     async reached(position, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       while ((await refresh()) < position) {

@@ -24,8 +24,8 @@ export interface CachedRead {
   ttl: number;
   /** the X-Min-Position of the request: a cached answer from before it is not good enough */
   minPosition?: bigint | undefined;
-  /** a position the read models had reached before the answer is computed */
-  position: bigint;
+  /** a position the read models have reached; asked only when an answer is about to be computed */
+  position: () => Promise<bigint>;
 }
 
 interface Stored<T> {
@@ -44,8 +44,9 @@ export async function cached<T>(cache: QueryCache, read: CachedRead, compute: ()
   const key = cacheKey(read.key, read.scopes, versions);
   const hit = parse<T>(await cache.get(key));
   if (hit && (read.minPosition === undefined || BigInt(hit.position) >= read.minPosition)) return hit.value;
+  const position = await read.position();
   const value = await compute();
-  const stored: Stored<T> = { position: String(read.position), value };
+  const stored: Stored<T> = { position: String(position), value };
   await cache.set(key, JSON.stringify(stored), read.ttl);
   return value;
 }

@@ -32,7 +32,7 @@ const CHATS = 19;
 /** How far the fake projections have got; `reached` waits a little before answering, as the runner would. */
 const progress = {
   at: 100n,
-  low() {
+  async position() {
     return this.at;
   },
   async reached(position: bigint, timeoutMs: number) {

@@ -49,7 +49,7 @@ function cacheContract(make: () => { cache: QueryCache; expire(seconds: number):
 
   it('cached: computes once, then answers from the cache until a scope is bumped', async () => {
     let computed = 0;
-    const read = () => cached(cache, { key: ['q', scope], scopes: [scope, 'users'], ttl: 60, position: 10n }, async () => ({ n: ++computed }));
+    const read = () => cached(cache, { key: ['q', scope], scopes: [scope, 'users'], ttl: 60, position: async () => 10n }, async () => ({ n: ++computed }));
     expect(await read()).to.deep.equal({ n: 1 });
     expect(await read()).to.deep.equal({ n: 1 });
     await cache.bump([scope]);
@@ -60,7 +60,7 @@ function cacheContract(make: () => { cache: QueryCache; expire(seconds: number):
   it('cached: bypasses an answer stored at a position older than the request’s minimum', async () => {
     let computed = 0;
     const read = (position: bigint, minPosition?: bigint) =>
-      cached(cache, { key: ['q', scope], scopes: [scope], ttl: 60, position, minPosition }, async () => ++computed);
+      cached(cache, { key: ["q", scope], scopes: [scope], ttl: 60, position: async () => position, minPosition }, async () => ++computed);
     expect(await read(10n)).to.equal(1);
     expect(await read(10n, 10n)).to.equal(1);
     expect(await read(12n, 11n)).to.equal(2);
@@ -72,7 +72,7 @@ function cacheContract(make: () => { cache: QueryCache; expire(seconds: number):
   it('cached: keys carry user input safely (spaces, long phrases, any characters)', async () => {
     const phrase = `' or 1=1 -- ${'x'.repeat(500)} \n\u0000 ünï`;
     let computed = 0;
-    const read = () => cached(cache, { key: ['search', phrase], scopes: [scope], ttl: 60, position: 1n }, async () => ++computed);
+    const read = () => cached(cache, { key: ['search', phrase], scopes: [scope], ttl: 60, position: async () => 1n }, async () => ++computed);
     expect(await read()).to.equal(1);
     expect(await read()).to.equal(1);
   });
@@ -99,7 +99,7 @@ describe('query cache: in memory', () => {
   it('never brings back an answer stored under a version it forgot', async () => {
     const cache = createMemoryCache({ maxEntries: 2 });
     let computed = 0;
-    const read = () => cached(cache, { key: ['q'], scopes: ['user:a'], ttl: 60, position: 1n }, async () => ++computed);
+    const read = () => cached(cache, { key: ['q'], scopes: ['user:a'], ttl: 60, position: async () => 1n }, async () => ++computed);
     await cache.bump(['user:a']);
     expect(await read()).to.equal(1);
     // two other scopes push user:a's version out; the answer stored under it must not return
@@ -151,7 +151,7 @@ describe('query cache: Memcached down', () => {
 
   it('lets cached() compute every time', async () => {
     let computed = 0;
-    const read = () => quickly(() => cached(cache, { key: ['q'], scopes: ['users'], ttl: 60, position: 1n }, async () => ++computed));
+    const read = () => quickly(() => cached(cache, { key: ['q'], scopes: ['users'], ttl: 60, position: async () => 1n }, async () => ++computed));
     expect(await read()).to.equal(1);
     expect(await read()).to.equal(2);
   });

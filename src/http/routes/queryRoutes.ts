@@ -69,7 +69,7 @@ export function queryRoutes({ queries, cache, progress }: QueryRouteDeps) {
       async handle(input) {
         const min = await minPosition(input.ctx, progress);
         const reader: Reader = {
-          cached: (key, scopes, ttl, compute) => cached(cache, { key, scopes, ttl, minPosition: min, position: progress.low() }, compute),
+          cached: (key, scopes, ttl, compute) => cached(cache, { key, scopes, ttl, minPosition: min, position: () => progress.position() }, compute),
         };
         return { body: await spec.handle(input, reader) };
       },
