@@ -5,7 +5,7 @@ import { createKnex } from '../../src/db/database.ts';
 import { createLogger } from '../../src/log.ts';
 import { allProjections } from '../../src/projections/allProjections.ts';
 import { ProjectionRunner } from '../../src/projections/ProjectionRunner.ts';
-import { adminQuery } from '../support/services.ts';
+import { ADMIN_APPLICATION, adminQuery } from '../support/services.ts';
 import { befriend, client, registerUser, startTestBackend, type TestBackend } from '../support/testBackend.ts';
 
 const TABLES = {
@@ -47,9 +47,10 @@ describe('projections', function () {
     await bob.api.delete(`/api/chat/${privateChat}/messages/39/`);
     await ann.api.post(`/api/chat/${privateChat}/read/`, { message_id: 30 });
     await ann.api.delete(`/api/chat/${group}/participants/${cid.id}/`);
-    await bob.api.patch('/api/user/currentuser/', { description: 'bob here' });
+    const last = await bob.api.patch('/api/user/currentuser/', { description: 'bob here' });
     ids = { ann: ann.id, bob: bob.id, cid: cid.id, group, private: privateChat };
-    expect(await backend.progress.reached(await backend.eventStore.headPosition(), 10_000)).to.equal(true);
+    // the last command's position: every earlier command committed before it began
+    expect(await backend.progress.reached(BigInt(last.body.position), 10_000)).to.equal(true);
   });
 
   after(async () => {
@@ -115,7 +116,7 @@ describe('projections', function () {
     [last] = await backend.eventStore.readStream(stream, { direction: 'backwards', maxCount: 1 });
     expect(await backend.progress.reached(last!.position, 20_000)).to.equal(true);
     const uninterrupted = await snapshot(backend.db.url);
-    const head = await backend.eventStore.headPosition();
+    const head = last!.position;
     await backend.projections!.stop();
     await adminQuery(backend.db.url, `TRUNCATE ${Object.keys(TABLES).join(', ')}; DELETE FROM projection_checkpoints`);
 
@@ -128,7 +129,8 @@ describe('projections', function () {
       kills++;
       void adminQuery(
         backend.db.url,
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name <> 'chat-event-store'",
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE datname = current_database() AND application_name NOT IN ('chat-event-store', '${ADMIN_APPLICATION}')`,
       ).catch(() => {});
     }, 40);
     try {

@@ -58,8 +58,11 @@ export function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
+/** how the tests' own admin connections name themselves, so tests that kill connections can spare them */
+export const ADMIN_APPLICATION = 'chat-test-admin';
+
 export async function adminQuery(url: string, sql: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: url, application_name: ADMIN_APPLICATION });
   await client.connect();
   try {
     return await client.query(sql);
