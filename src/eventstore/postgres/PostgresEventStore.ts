@@ -55,14 +55,24 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
     },
 
     async readStream(stream, { direction = 'forwards', fromRevision, maxCount = DEFAULT_READ_COUNT }: ReadStreamOptions = {}) {
-      const forwards = direction === 'forwards';
-      const from = fromRevision ?? (forwards ? 0n : BigInt(Number.MAX_SAFE_INTEGER));
-      return queryEvents(
-        pool,
-        `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream = $1 AND revision ${forwards ? '>=' : '<='} $2
-         ORDER BY revision ${forwards ? 'ASC' : 'DESC'} LIMIT $3`,
-        [stream, String(from), maxCount],
-      );
+      // a stream's revisions are dense, so a page is a closed range of them: the index serves it
+      // even when the table's statistics are stale (after a bulk import, say)
+      if (direction === 'forwards') {
+        const from = fromRevision ?? 0n;
+        return queryEvents(pool, `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream = $1 AND revision BETWEEN $2 AND $3 ORDER BY revision`, [
+          stream,
+          String(from),
+          String(from + BigInt(maxCount) - 1n),
+        ]);
+      }
+      if (fromRevision === undefined) {
+        return queryEvents(pool, `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream = $1 ORDER BY stream DESC, revision DESC LIMIT $2`, [stream, maxCount]);
+      }
+      return queryEvents(pool, `SELECT ${EVENT_COLUMNS} FROM es_events WHERE stream = $1 AND revision BETWEEN $2 AND $3 ORDER BY revision DESC`, [
+        stream,
+        String(fromRevision - BigInt(maxCount) + 1n),
+        String(fromRevision),
+      ]);
     },
 
     readAll,
