@@ -6,10 +6,13 @@ import os from 'node:os';
 import { createKnex, migrate } from '../src/db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embeddedPostgres.ts';
 import { adminQuery, withDatabase } from '../test/support/services.ts';
+import { commandsBench } from './commands.bench.ts';
 import { eventStoreBench } from './eventStore.bench.ts';
+import { gatewayBench } from './gateway.bench.ts';
 import { formatTable, type Bench, type BenchRow } from './harness.ts';
+import { readSideBench } from './readSide.bench.ts';
 
-const benches: Record<string, Bench> = { eventstore: eventStoreBench };
+const benches: Record<string, Bench> = { eventstore: eventStoreBench, commands: commandsBench, readside: readSideBench, gateway: gatewayBench };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
