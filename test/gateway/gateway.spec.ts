@@ -118,6 +118,8 @@ describe('Socket.IO gateway (one process)', function () {
     const [ann, bob, cid] = [await registerUser(api), await registerUser(api), await registerUser(api)];
     const chat = await befriend(ann, bob);
     const [annSocket, bobSocket, cidSocket] = [await listen(ann.key), await listen(bob.key), await listen(cid.key)];
+    // typing goes to the chat's members as the read models know them: wait until they know this chat
+    for (let tries = 0; (await ann.api.get(`/api/chat/${chat}/`)).status !== 200 && tries < 100; tries++) await pause(50);
     expect(await annSocket.call('typing', { chat })).to.deep.equal({ ok: true });
     const [typing] = await bobSocket.waitFor('typing', 1);
     expect(typing).to.deep.equal({ chat, user: ann.id });
