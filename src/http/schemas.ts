@@ -9,6 +9,9 @@ extendZodWithOpenApi(z);
 const uuid = z.uuid();
 const time = z.string().openapi({ example: '2026-11-24T09:15:02.123456Z' });
 export const position = z.string().regex(/^\d+$/).openapi({ description: 'global position of the last event the command appended', example: '5368709121' });
+/** A command's position as the wire carries it: digits, or null when the command changed nothing. */
+export const positionOf = (at: bigint | null): string | null => (at === null ? null : String(at));
+
 const clientId = uuid.optional().openapi({ description: 'a client-generated id: repeating the command with it has the effect of one' });
 
 export { ErrorAnswer };

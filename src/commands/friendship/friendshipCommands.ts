@@ -48,14 +48,15 @@ export function createFriendshipCommands({ friendships, invitations, chats }: Re
         return { chat: null, position: done.position };
       }
       const chatId = uuidFromName(`private-chat/${invitationId}`);
-      await friendships.execute(pair, (state) => decide({ type: 'Accept', invitationId, by, chatId }, state), context);
+      const accepted = await friendships.execute(pair, (state) => decide({ type: 'Accept', invitationId, by, chatId }, state), context);
       const created = await chats.execute(
         streams.chat(chatId),
         (state) => (state.status === 'open' ? [] : decideChat({ type: 'CreatePrivateChat', chatId, users: [from, to], invitationId, now: context.now }, state)),
         { ...context, clientId: context.clientId ?? invitationId },
       );
       const chat = created.state as OpenChat;
-      return { chat: chatDetail(chat, by, await users.publicUsers(chat.participants)), position: created.position };
+      // a repeated acceptance finds the chat made already: its answer is the acceptance's position
+      return { chat: chatDetail(chat, by, await users.publicUsers(chat.participants)), position: created.position ?? accepted.position };
     },
 
     async end(by: string, other: string, context: CommandContext) {

@@ -7,7 +7,7 @@ import { hashPassword, passwordProblems, verifyPassword } from '../../commands/i
 import type { UserCommands } from '../../commands/user/userCommands.ts';
 import { HttpError } from '../errors.ts';
 import { route } from '../route.ts';
-import { ErrorAnswer, Login, OwnUser, PasswordChange, Registration } from '../schemas.ts';
+import { ErrorAnswer, Login, OwnUser, PasswordChange, positionOf, Registration } from '../schemas.ts';
 
 const tags = ['authentication'];
 const KeyAndUser = z.object({ key: z.string(), user: OwnUser, position: z.string().optional() });
@@ -33,7 +33,7 @@ export function authRoutes({ identity, users, google }: AuthRouteDeps) {
         if (problems.length > 0) throw new HttpError(400, 'invalid', 'Invalid input.', { fields: { password1: problems } });
         const account = await users.createAccount({ email: body.email, passwordHash: await hashPassword(body.password1), username: body.username }, command);
         const token = await identity.issueToken(account.userId);
-        return { status: 201, body: { key: token.key, user: account.user, position: String(account.position) } };
+        return { status: 201, body: { key: token.key, user: account.user, position: positionOf(account.position) } };
       },
     }),
 
@@ -136,7 +136,7 @@ export function authRoutes({ identity, users, google }: AuthRouteDeps) {
         const user = await users.userOf(userId);
         if (user.status !== 'active') throw new HttpError(400, 'invalid_credentials', 'This account is deactivated.');
         const token = await identity.issueToken(userId);
-        return { body: { key: token.key, user: await users.ownUser(userId), ...(position === null ? {} : { position: String(position) }) } };
+        return { body: { key: token.key, user: await users.ownUser(userId), ...(position === null ? {} : { position: positionOf(position) }) } };
       },
     }),
   ];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { ChatCommands } from '../../commands/chat/chatCommands.ts';
 import { route } from '../route.ts';
-import { ChatDetail, ChatParams, chatName, ErrorAnswer, Message, MessageParams, messageContent, position, withPosition } from '../schemas.ts';
+import { ChatDetail, ChatParams, chatName, ErrorAnswer, Message, MessageParams, messageContent, position, positionOf, withPosition } from '../schemas.ts';
 
 const tags = ['chats'];
 const uuid = z.uuid();
@@ -22,7 +22,7 @@ export function chatRoutes(chats: ChatCommands) {
       responses: { 201: { description: 'the new group chat', schema: withPosition({ chat: ChatDetail }) }, 400: { description: 'invalid', schema: ErrorAnswer } },
       async handle({ body, command }) {
         const created = await chats.createGroup(body.name, command);
-        return { status: 201, body: { chat: created.chat, position: String(created.position) } };
+        return { status: 201, body: { chat: created.chat, position: positionOf(created.position) } };
       },
     }),
 
@@ -42,7 +42,7 @@ export function chatRoutes(chats: ChatCommands) {
       },
       async handle({ params, body, command }) {
         const added = await chats.addParticipant(params.chat, body.user_uuid, command);
-        return { body: { chat: added.chat, position: String(added.position) } };
+        return { body: { chat: added.chat, position: positionOf(added.position) } };
       },
     }),
 
@@ -56,7 +56,7 @@ export function chatRoutes(chats: ChatCommands) {
       responses: { 200: { description: 'renamed', schema: withPosition({ chat: ChatDetail }) }, 406: { description: 'not a group chat', schema: ErrorAnswer }, ...errors },
       async handle({ params, body, command }) {
         const renamed = await chats.rename(params.chat, body.name, command);
-        return { body: { chat: renamed.chat, position: renamed.position === null ? null : String(renamed.position) } };
+        return { body: { chat: renamed.chat, position: positionOf(renamed.position) } };
       },
     }),
 
@@ -69,7 +69,7 @@ export function chatRoutes(chats: ChatCommands) {
       responses: { 200: { description: 'gone', schema: z.object({ position }) }, 406: { description: 'not a group chat', schema: ErrorAnswer }, ...errors },
       async handle({ params, command }) {
         const removed = await chats.removeParticipant(params.chat, params.user, command);
-        return { body: { position: String(removed.position) } };
+        return { body: { position: positionOf(removed.position) } };
       },
     }),
 
@@ -88,7 +88,7 @@ export function chatRoutes(chats: ChatCommands) {
       },
       async handle({ params, body, command }) {
         const posted = await chats.postMessage(params.chat, body.message, command);
-        return { status: 201, body: { message: posted.message, position: String(posted.position) } };
+        return { status: 201, body: { message: posted.message, position: positionOf(posted.position) } };
       },
     }),
 
@@ -102,7 +102,7 @@ export function chatRoutes(chats: ChatCommands) {
       responses: { 200: { description: 'edited', schema: withPosition({ message: Message }) }, 413: { description: 'over 4,000 characters', schema: ErrorAnswer }, ...errors },
       async handle({ params, body, command }) {
         const edited = await chats.editMessage(params.chat, params.message, body.message, command);
-        return { body: { message: edited.message, position: String(edited.position) } };
+        return { body: { message: edited.message, position: positionOf(edited.position) } };
       },
     }),
 
@@ -115,7 +115,7 @@ export function chatRoutes(chats: ChatCommands) {
       responses: { 200: { description: 'deleted', schema: withPosition({ message: Message }) }, ...errors },
       async handle({ params, command }) {
         const deleted = await chats.deleteMessage(params.chat, params.message, command);
-        return { body: { message: deleted.message, position: String(deleted.position) } };
+        return { body: { message: deleted.message, position: positionOf(deleted.position) } };
       },
     }),
 
@@ -129,7 +129,7 @@ export function chatRoutes(chats: ChatCommands) {
       responses: { 200: { description: 'read', schema: z.object({ unread_count: z.number().int(), position: position.nullable() }) }, ...errors },
       async handle({ params, body, command }) {
         const read = await chats.markRead(params.chat, body.message_id, command);
-        return { body: { unread_count: read.unread_count, position: read.position === null ? null : String(read.position) } };
+        return { body: { unread_count: read.unread_count, position: positionOf(read.position) } };
       },
     }),
   ];

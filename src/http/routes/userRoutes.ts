@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { FriendshipCommands } from '../../commands/friendship/friendshipCommands.ts';
 import type { UserCommands } from '../../commands/user/userCommands.ts';
 import { route } from '../route.ts';
-import { ChatDetail, ErrorAnswer, Invitation, OwnUser, position, ProfileUpdate, UserParams, withPosition } from '../schemas.ts';
+import { ChatDetail, ErrorAnswer, Invitation, OwnUser, position, positionOf, ProfileUpdate, UserParams, withPosition } from '../schemas.ts';
 
 const tags = ['users'];
 const uuid = z.uuid();
@@ -30,7 +30,7 @@ export function userRoutes(users: UserCommands, friendships: FriendshipCommands)
       async handle({ body, command }) {
         const { client_id: _clientId, ...changes } = body;
         const updated = await users.updateProfile(command.actor, changes, command);
-        return { body: { ...updated.user, position: updated.position === null ? null : String(updated.position) } };
+        return { body: { ...updated.user, position: positionOf(updated.position) } };
       },
     }),
 
@@ -48,7 +48,7 @@ export function userRoutes(users: UserCommands, friendships: FriendshipCommands)
       },
       async handle({ body, command }) {
         const sent = await friendships.invite(command.actor, body.user_uuid, command);
-        return { status: 201, body: { ...sent.invitation, position: String(sent.position) } };
+        return { status: 201, body: { ...sent.invitation, position: positionOf(sent.position) } };
       },
     }),
 
@@ -61,7 +61,7 @@ export function userRoutes(users: UserCommands, friendships: FriendshipCommands)
       responses: { 200: { description: 'ended', schema: z.object({ position }) }, 404: { description: 'not friends', schema: ErrorAnswer } },
       async handle({ params, command }) {
         const ended = await friendships.end(command.actor, params.user, command);
-        return { body: { position: String(ended.position) } };
+        return { body: { position: positionOf(ended.position) } };
       },
     }),
 
@@ -79,8 +79,8 @@ export function userRoutes(users: UserCommands, friendships: FriendshipCommands)
       async handle({ body, command }) {
         const answered = await friendships.answer(body.invitation_id, command.actor, body.decision, command);
         return answered.chat
-          ? { status: 201, body: { chat: answered.chat, position: String(answered.position) } }
-          : { body: { position: String(answered.position) } };
+          ? { status: 201, body: { chat: answered.chat, position: positionOf(answered.position) } }
+          : { body: { position: positionOf(answered.position) } };
       },
     }),
   ];
