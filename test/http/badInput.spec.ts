@@ -169,7 +169,7 @@ describe('HTTP: bad input on every endpoint appends nothing', function () {
 
   /** Sends the request, expects it refused as told, and the event log exactly as long as before. */
   async function expectRefused(endpoint: Endpoint, bad: BadRequest): Promise<Reply> {
-    const head = await backend.eventStore.headPosition();
+    const head = await backend.logHead();
     const reply = await send(endpoint, bad);
     const described = `${reply.status} ${JSON.stringify(reply.body)?.slice(0, 300)}`;
     const statuses = Array.isArray(bad.status) ? bad.status : [bad.status];
@@ -178,7 +178,7 @@ describe('HTTP: bad input on every endpoint appends nothing', function () {
     const code = bad.code ?? (bad.field ? 'invalid' : undefined);
     if (code) expect(reply.body.code, described).to.equal(code);
     if (bad.field) expect(reply.body.fields, described).to.have.property(bad.field);
-    expect(await backend.eventStore.headPosition(), 'the event log grew').to.equal(head);
+    expect(await backend.logHead(), 'the event log grew').to.equal(head);
     await endpoint.unchanged?.();
     return reply;
   }
@@ -551,7 +551,7 @@ describe('HTTP: bad input on every endpoint appends nothing', function () {
     for (const endpoint of [currentUser, ...authenticated]) {
       for (const [what, headers, code] of credentials) {
         it(`${endpoint.name} with ${what}: 401 ${code}`, async () => {
-          const head = await backend.eventStore.headPosition();
+          const head = await backend.logHead();
           const body = ['GET', 'DELETE'].includes(endpoint.method) ? undefined : (endpoint.valid?.() ?? {});
           const reply = await anonymous().raw(endpoint.method, pathOf(endpoint), body, headers);
           expect(reply.status, JSON.stringify(reply.body)).to.equal(401);
@@ -559,7 +559,7 @@ describe('HTTP: bad input on every endpoint appends nothing', function () {
           expect(reply.body).to.have.all.keys('detail', 'code');
           expect(reply.body.code).to.equal(code);
           expect(reply.headers.get('www-authenticate'), 'names the scheme').to.match(/^Token/);
-          expect(await backend.eventStore.headPosition(), 'the event log grew').to.equal(head);
+          expect(await backend.logHead(), 'the event log grew').to.equal(head);
         });
       }
     }
@@ -580,11 +580,11 @@ describe('HTTP: bad input on every endpoint appends nothing', function () {
       }
 
       it(`control: the valid request answers ${endpoint.control.status}${endpoint.control.appends ? ' and appends' : ''}`, async () => {
-        const head = await backend.eventStore.headPosition();
+        const head = await backend.logHead();
         const { params } = endpoint.control;
         const reply = await send(endpoint, params ? { path: pathOf({ ...endpoint, params }) } : {});
         expect(reply.status, JSON.stringify(reply.body)).to.equal(endpoint.control.status);
-        const after = await backend.eventStore.headPosition();
+        const after = await backend.logHead();
         if (endpoint.control.appends) {
           expect(after > head, 'the valid request appended').to.equal(true);
           expect(reply.body.position, 'the answer names the position').to.equal(String(after));
@@ -622,10 +622,10 @@ describe('HTTP: bad input on every endpoint appends nothing', function () {
     ];
     for (const [what, message, status] of cases) {
       it(what, async () => {
-        const head = await backend.eventStore.headPosition();
+        const head = await backend.logHead();
         const reply = await f.alice.api.post(`/api/chat/${f.privateChat}/messages/`, { message });
         expect(reply.status, JSON.stringify(reply.body).slice(0, 200)).to.equal(status);
-        const grew = (await backend.eventStore.headPosition()) > head;
+        const grew = (await backend.logHead()) > head;
         expect(grew, 'appended').to.equal(status === 201);
         if (status === 201) expect(reply.body.message.content).to.equal(message);
       });

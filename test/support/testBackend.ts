@@ -1,10 +1,15 @@
 import { startBackend, type RunningBackend } from '../../src/backend.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
-import { freshDatabase, type TestDatabase } from './services.ts';
+import { adminQuery, freshDatabase, type TestDatabase } from './services.ts';
 
 export interface TestBackend extends RunningBackend {
   db: TestDatabase;
+  /**
+   * The last committed event's position. Readers (headPosition) stop at the horizon of transactions
+   * still running, so right after an answer their head can lag; "did this request append?" asks here.
+   */
+  logHead(): Promise<bigint>;
   /** stops the backend and drops its database */
   close(): Promise<void>;
 }
@@ -17,6 +22,10 @@ export async function startTestBackend(env: Record<string, string> = {}): Promis
   return {
     ...backend,
     db,
+    async logHead() {
+      const { rows } = await adminQuery(db.url, 'SELECT coalesce(max(position), 0) AS head FROM es_events');
+      return BigInt(rows[0].head);
+    },
     async close() {
       await backend.stop();
       await db.drop();
