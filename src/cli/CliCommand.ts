@@ -1,0 +1,29 @@
+import type { Config } from '../config.ts';
+
+/** What a command may print and open. Output goes to `out` (results) and `err` (progress, problems). */
+export interface CliContext {
+  config: Config;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+/** Parsed options: `--name value` as strings, `--flag` as true; positionals in order. */
+export interface CliArgs {
+  positionals: string[];
+  options: Record<string, string | boolean | undefined>;
+}
+
+/** One command of `npm run cli -- <words...>`, e.g. words ['audit', 'verify']. */
+export interface CliCommand {
+  words: readonly string[];
+  /** e.g. 'audit verify [--stream <name> | --all] [--json]' */
+  usage: string;
+  summary: string;
+  /** each option the command takes and its kind; anything else is refused before `run` */
+  options: Readonly<Record<string, 'string' | 'boolean'>>;
+  /** answers the process's exit status (0 fine, 1 something checked failed) */
+  run(args: CliArgs, context: CliContext): Promise<number>;
+}
+
+/** A mistake of the person typing: printed as one line with the usage, exit status 2, no stack trace. */
+export class CliUsageError extends Error {}
