@@ -17,7 +17,9 @@ export const eventCatalog = {
     data: z.object({ username: z.string().optional(), description: z.string().optional(), photo: z.string().nullable().optional() }),
   },
   UserDeactivated: { schema: 1, data: z.object({}) },
-  UserRoleGranted: { schema: 1, data: z.object({ role: z.enum(['auditor']), granted_by: z.string() }) },
+  // `analyst` joined the enum later: a wider enum still reads every event written under schema 1
+  UserRoleGranted: { schema: 1, data: z.object({ role: z.enum(['auditor', 'analyst']), granted_by: z.string() }) },
+  UserRoleRevoked: { schema: 1, data: z.object({ role: z.enum(['auditor', 'analyst']), revoked_by: z.string() }) },
 
   // email-<sha256>
   EmailReserved: { schema: 1, data: z.object({ user_id: uuid }) },

@@ -7,7 +7,7 @@ import { uuidFromName } from '../eventIds.ts';
 import type { IdentityStore } from '../identity/IdentityStore.ts';
 import type { Repositories } from '../repositories.ts';
 import { decide as reserveOrRelease } from './emailReservation.ts';
-import { decide, type User } from './userDecider.ts';
+import { decide, type Role, type User } from './userDecider.ts';
 
 type ActiveUser = User & { status: 'active' | 'deactivated' };
 
@@ -57,9 +57,22 @@ export function createUserCommands({ users, emails }: Repositories, identity: Id
       return { user: ownUser(done.state as ActiveUser), position: done.position };
     },
 
-    async grantRole(userId: string, role: 'auditor', context: CommandContext) {
+    /** `changed` is false when the user held the role already: nothing is recorded twice */
+    async grantRole(userId: string, role: Role, context: CommandContext) {
       const done = await users.execute(streams.user(userId), (state) => decide({ type: 'GrantRole', role, grantedBy: context.actor }, state), context);
-      return { position: done.position };
+      return { position: done.position, changed: done.events.length > 0 };
+    },
+
+    /** `changed` is false when the user did not hold the role */
+    async revokeRole(userId: string, role: Role, context: CommandContext) {
+      const done = await users.execute(streams.user(userId), (state) => decide({ type: 'RevokeRole', role, revokedBy: context.actor }, state), context);
+      return { position: done.position, changed: done.events.length > 0 };
+    },
+
+    /** Whether the user holds the role now: the aggregate caught up from its stream, so a grant or revocation counts at once. */
+    async hasRole(userId: string, role: Role): Promise<boolean> {
+      const user = await users.load(streams.user(userId));
+      return user.status === 'active' && user.roles.includes(role);
     },
   };
 }

@@ -1,7 +1,11 @@
 import { event, type DomainEvent } from '../../events/catalog.ts';
 import { refuse } from '../DomainError.ts';
 
-export type UserEvent = DomainEvent<'UserRegistered' | 'UserProfileUpdated' | 'UserDeactivated' | 'UserRoleGranted'>;
+export type UserEvent = DomainEvent<'UserRegistered' | 'UserProfileUpdated' | 'UserDeactivated' | 'UserRoleGranted' | 'UserRoleRevoked'>;
+
+/** What a user may be granted beyond chatting: reading the audit endpoints, or the analytics. */
+export const ROLES = ['auditor', 'analyst'] as const;
+export type Role = (typeof ROLES)[number];
 
 export type User =
   | { status: 'absent' }
@@ -13,14 +17,15 @@ export type User =
       description: string;
       photo: string | null;
       dateJoined: string;
-      roles: readonly string[];
+      roles: readonly Role[];
     };
 
 export type UserCommand =
   | { type: 'RegisterUser'; userId: string; email: string; username: string; now: string }
   | { type: 'UpdateProfile'; username?: string; description?: string; photo?: string | null }
   | { type: 'DeactivateUser' }
-  | { type: 'GrantRole'; role: 'auditor'; grantedBy: string };
+  | { type: 'GrantRole'; role: Role; grantedBy: string }
+  | { type: 'RevokeRole'; role: Role; revokedBy: string };
 
 export const initialState = (): User => ({ status: 'absent' });
 
@@ -43,6 +48,8 @@ export function evolve(state: User, e: UserEvent): User {
       return state.status === 'absent' ? state : { ...state, status: 'deactivated' };
     case 'UserRoleGranted':
       return state.status === 'absent' ? state : { ...state, roles: [...state.roles, e.data.role] };
+    case 'UserRoleRevoked':
+      return state.status === 'absent' ? state : { ...state, roles: state.roles.filter((role) => role !== e.data.role) };
   }
 }
 
@@ -63,6 +70,8 @@ export function decide(command: UserCommand, state: User): UserEvent[] {
       return [event('UserDeactivated', {})];
     case 'GrantRole':
       return state.roles.includes(command.role) ? [] : [event('UserRoleGranted', { role: command.role, granted_by: command.grantedBy })];
+    case 'RevokeRole':
+      return state.roles.includes(command.role) ? [event('UserRoleRevoked', { role: command.role, revoked_by: command.revokedBy })] : [];
   }
 }
 
