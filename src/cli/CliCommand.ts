@@ -1,10 +1,27 @@
+import type { Knex } from 'knex';
 import type { Config } from '../config.ts';
+import type { EventStore } from '../eventstore/EventStore.ts';
+import type { Logger } from '../log.ts';
+
+/** The database and the log a command works on, opened by src/cli/connect.ts and closed when the command ends. */
+export interface CliConnection {
+  /** migrated to the latest schema */
+  knex: Knex;
+  /** the configured event store (EventStoreDB, or the Postgres one beside the read models) */
+  eventStore: EventStore;
+  /** the Postgres the knex instance talks to (the embedded one's when DATABASE_URL is unset) */
+  databaseUrl: string;
+}
 
 /** What a command may print and open. Output goes to `out` (results) and `err` (progress, problems). */
 export interface CliContext {
   config: Config;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream & { isTTY?: boolean };
+  /** pino, writing to stderr so `out` stays the command's result */
+  log: Logger;
+  /** opens the database and the event store on first call (the same ones after); main closes them */
+  connect(): Promise<CliConnection>;
 }
 
 /** Parsed options: `--name value` as strings, `--flag` as true; positionals in order. */
