@@ -92,7 +92,7 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
     routes:
       config.ROLE === 'projector'
         ? []
-        : apiRoutes({ commands, identity, google: google && { oauth: createGoogleOAuth(google.oauth), stateSecret: google.stateSecret }, queries, cache, progress }),
+        : apiRoutes({ commands, identity, google: google && { oauth: createGoogleOAuth(google.oauth), stateSecret: google.stateSecret }, queries, cache, progress, eventStore }),
     readiness: [
       { name: 'postgres', check: () => knex.raw('SELECT 1') },
       { name: 'eventstore', check: () => eventStore.headPosition() },

@@ -4,6 +4,8 @@ import type { GoogleOAuth } from '../commands/identity/googleOAuth.ts';
 import type { ProjectionProgress } from '../projections/checkpointProgress.ts';
 import type { Queries } from '../queries/createQueries.ts';
 import type { QueryCache } from '../queries/QueryCache.ts';
+import type { EventStore } from '../eventstore/EventStore.ts';
+import { auditRoutes } from './routes/auditRoutes.ts';
 import { authRoutes } from './routes/authRoutes.ts';
 import { chatRoutes } from './routes/chatRoutes.ts';
 import { queryRoutes } from './routes/queryRoutes.ts';
@@ -16,14 +18,16 @@ export interface ApiRouteDeps {
   queries: Queries;
   cache: QueryCache;
   progress: ProjectionProgress;
+  eventStore: EventStore;
 }
 
 /** Every route of the REST contract; the fixed paths of the write side come before the query routes' /{uuid}/ ones. */
-export function apiRoutes({ commands, identity, google, queries, cache, progress }: ApiRouteDeps) {
+export function apiRoutes({ commands, identity, google, queries, cache, progress, eventStore }: ApiRouteDeps) {
   return [
     ...authRoutes({ identity, users: commands.users, google }),
     ...userRoutes(commands.users, commands.friendships),
     ...chatRoutes(commands.chats),
+    ...auditRoutes(eventStore, commands.users),
     ...queryRoutes({ queries, cache, progress }),
   ];
 }
