@@ -7,6 +7,7 @@ import { apiSchemaRouter } from './apiSchema.ts';
 import type { AuthState } from './authentication.ts';
 import { errorHandler } from './errors.ts';
 import { mountRoutes, requestId, type Route } from './route.ts';
+import { webClient } from './webClient.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -57,6 +58,7 @@ export function createHttpApp({ log, readiness, authenticate, routes, metrics }:
   if (metrics) app.use(metrics.endpoint);
   // JSON bodies only, and small: a message is at most 4,000 characters
   app.use(bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', encoding: 'utf-8' }));
+  app.use(webClient());
   app.use(apiSchema.routes());
   app.use(router.routes());
   app.use(router.allowedMethods());
