@@ -21,6 +21,8 @@ const BIG_CHAT = 100_000;
 const SMALL_CHAT = 10;
 const SEED_BATCH = 500;
 const CONNECTIONS = 64;
+/** BENCH_COMMANDS=http or =latency runs one half only (profiling one of them, say) */
+const PART = process.env.BENCH_COMMANDS ?? 'all';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -317,4 +319,7 @@ async function httpPosts(url: string, log: (line: string) => void): Promise<Benc
   return rows;
 }
 
-export const commandsBench: Bench = async ({ freshDatabase, log }) => [...(await postLatency(await freshDatabase(), log)), ...(await httpPosts(await freshDatabase(), log))];
+export const commandsBench: Bench = async ({ freshDatabase, log }) => [
+  ...(PART === 'http' ? [] : await postLatency(await freshDatabase(), log)),
+  ...(PART === 'latency' ? [] : await httpPosts(await freshDatabase(), log)),
+];

@@ -7,6 +7,7 @@ import type { Server as SocketServer } from 'socket.io';
 import { createCommands } from './commands/createCommands.ts';
 import { createGoogleOAuth } from './commands/identity/googleOAuth.ts';
 import { createIdentityStore } from './commands/identity/IdentityStore.ts';
+import { localRevocations, redisRevocations } from './commands/identity/revocations.ts';
 import { googleConfig, type Config } from './config.ts';
 import { createKnex, migrate } from './db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embeddedPostgres.ts';
@@ -62,7 +63,9 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
   const redis = config.REDIS_URL ? connectRedis(config.REDIS_URL, log) : null;
   const queries = createQueries(knex);
   const cache = createQueryCache(config.MEMCACHED_SERVERS, log);
-  const identity = createIdentityStore(knex);
+  // tokens are cached per node; a revocation reaches every node through Redis (one node without it)
+  const revocations = redis ? redisRevocations(redis.pub, log) : localRevocations();
+  const identity = createIdentityStore(knex, { revocations });
   const commands = createCommands(eventStore, identity);
 
   const projections = config.ROLE === 'api' ? null : new ProjectionRunner(knex, databaseUrl, eventStore, allProjections, log);
@@ -140,6 +143,7 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
       await eventStore.close();
       await cache.close();
       await knex.destroy();
+      await revocations.close();
       redis?.pub.disconnect();
       redis?.sub.disconnect();
       await embedded?.stop();

@@ -1,6 +1,8 @@
 import type { Knex } from 'knex';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { prepare, runPrepared } from '../../db/prepared.ts';
 import { hashPassword, verifyPassword as verifyScrypt } from './passwords.ts';
+import type { Revocation, RevocationBus } from './revocations.ts';
 
 /** The email is registered already (compared case-insensitively). */
 export class EmailTakenError extends Error {
@@ -41,13 +43,41 @@ export interface IdentityStore {
 export interface IdentityStoreOptions {
   /** Tests watch which hashes login verifies through this. */
   verifyPassword?: (password: string, encoded: string) => Promise<boolean>;
+  /**
+   * With a bus, live tokens are cached in this process and every revocation is published on it,
+   * so each node caching tokens evicts them at once. Without one, every request asks Postgres.
+   */
+  revocations?: RevocationBus;
 }
 
 const EMAIL_INDEX = 'identity_credentials_email_key';
 const KEY_FORMAT = /^[0-9a-f]{40}$/;
 
-export function createIdentityStore(knex: Knex, { verifyPassword = verifyScrypt }: IdentityStoreOptions = {}): IdentityStore {
+const LIVE_TOKEN = prepare('SELECT id, user_id FROM identity_tokens WHERE token_hash = :hash AND revoked_at IS NULL');
+
+export function createIdentityStore(knex: Knex, { verifyPassword = verifyScrypt, revocations }: IdentityStoreOptions = {}): IdentityStore {
   const dummy = dummyHash();
+  const tokens = revocations ? new TokenCache(revocations) : null;
+  // concurrent requests with one token share one lookup
+  const lookups = new Map<string, Promise<TokenIdentity | null>>();
+  const lookUp = (hash: Buffer, hex: string): Promise<TokenIdentity | null> => {
+    let lookup = lookups.get(hex);
+    if (!lookup) {
+      const generation = tokens?.generation ?? 0;
+      lookup = runPrepared<{ id: string; user_id: string }>(knex, LIVE_TOKEN, { hash })
+        .then((rows) => {
+          const found = rows[0] ? { userId: rows[0].user_id, tokenId: rows[0].id } : null;
+          if (found) tokens?.remember(hex, found, generation);
+          return found;
+        })
+        .finally(() => lookups.delete(hex));
+      lookups.set(hex, lookup);
+    }
+    return lookup;
+  };
+  const revoked = async (revocation: Revocation) => {
+    await revocations?.publish(revocation);
+  };
   const credentialsByEmail = (email: string) => knex('identity_credentials').whereRaw('lower(email) = lower(?)', [email]);
   const revokeOthers = (db: Knex, userId: string, keepTokenId: string) =>
     db('identity_tokens').where({ user_id: userId }).whereNot({ id: keepTokenId }).whereNull('revoked_at').update({ revoked_at: db.fn.now() });
@@ -79,6 +109,7 @@ export function createIdentityStore(knex: Knex, { verifyPassword = verifyScrypt 
         if (updated === 0) throw new Error(`no credentials for user ${userId}`);
         if (keepTokenId !== undefined) await revokeOthers(trx, userId, keepTokenId);
       });
+      if (keepTokenId !== undefined) await revoked({ userId, except: keepTokenId });
     },
 
     async passwordHashOf(userId) {
@@ -93,23 +124,34 @@ export function createIdentityStore(knex: Knex, { verifyPassword = verifyScrypt 
       return { key, tokenId };
     },
 
-    // no cache in front: a revoked token must stop working on every node at once
+    // a revoked token stops working on every node at once: each node caching tokens hears the
+    // revocation on the bus before the revoking request is answered
     async authenticate(key) {
       if (!KEY_FORMAT.test(key)) return null;
-      const row = await knex('identity_tokens').where({ token_hash: tokenHash(key) }).whereNull('revoked_at').first('id', 'user_id');
-      return row ? { userId: row.user_id, tokenId: row.id } : null;
+      const hash = tokenHash(key);
+      const hex = hash.toString('hex');
+      const cached = tokens?.get(hex);
+      if (cached) {
+        // a revocation Redis has already sent is read before this answer (I/O callbacks run before setImmediate)
+        await new Promise((resolve) => setImmediate(resolve));
+        if (tokens!.get(hex) === cached) return cached;
+      }
+      return lookUp(hash, hex);
     },
 
     async removeCredentials(userId) {
       await knex('identity_credentials').where({ user_id: userId }).delete();
+      await revoked({ userId });
     },
 
     async revokeToken(tokenId) {
       await knex('identity_tokens').where({ id: tokenId }).whereNull('revoked_at').update({ revoked_at: knex.fn.now() });
+      await revoked({ tokenId });
     },
 
     async revokeOtherTokens(userId, keepTokenId) {
       await revokeOthers(knex, userId, keepTokenId);
+      await revoked({ userId, except: keepTokenId });
     },
 
     async linkGoogle(googleSub, userId) {
@@ -126,6 +168,77 @@ export function createIdentityStore(knex: Knex, { verifyPassword = verifyScrypt 
       return row?.user_id ?? null;
     },
   };
+}
+
+const CACHED_TOKENS = 100_000;
+/** a ceiling on how long a token is trusted without asking Postgres, should a revocation ever go unheard */
+const CACHED_TOKEN_MS = 5 * 60_000;
+
+/**
+ * Live tokens this process has seen, by SHA-256 hash (hex), evicted by the revocations the bus
+ * brings. A lookup that was in flight while any revocation arrived is not remembered: it may
+ * have read the token just before it was revoked.
+ */
+class TokenCache {
+  private readonly byHash = new Map<string, { identity: TokenIdentity; at: number }>();
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly byToken = new Map<string, string>();
+  /** counts the revocations heard */
+  generation = 0;
+
+  constructor(private readonly bus: RevocationBus) {
+    bus.subscribe(
+      (revocation) => this.evict(revocation),
+      () => {
+        this.generation++;
+        this.byHash.clear();
+        this.byUser.clear();
+        this.byToken.clear();
+      },
+    );
+  }
+
+  get(hex: string): TokenIdentity | undefined {
+    if (!this.bus.listening()) return undefined;
+    const found = this.byHash.get(hex);
+    if (found && Date.now() - found.at > CACHED_TOKEN_MS) {
+      this.forget(hex);
+      return undefined;
+    }
+    return found?.identity;
+  }
+
+  remember(hex: string, identity: TokenIdentity, generation: number): void {
+    if (generation !== this.generation || !this.bus.listening()) return;
+    this.byHash.set(hex, { identity, at: Date.now() });
+    let own = this.byUser.get(identity.userId);
+    if (!own) this.byUser.set(identity.userId, (own = new Set()));
+    own.add(hex);
+    this.byToken.set(identity.tokenId, hex);
+    if (this.byHash.size > CACHED_TOKENS) this.forget(this.byHash.keys().next().value!);
+  }
+
+  private forget(hex: string): void {
+    const found = this.byHash.get(hex);
+    if (!found) return;
+    this.byHash.delete(hex);
+    this.byToken.delete(found.identity.tokenId);
+    const own = this.byUser.get(found.identity.userId);
+    own?.delete(hex);
+    if (own?.size === 0) this.byUser.delete(found.identity.userId);
+  }
+
+  private evict(revocation: Revocation): void {
+    this.generation++;
+    if ('tokenId' in revocation) {
+      const hex = this.byToken.get(revocation.tokenId);
+      if (hex !== undefined) this.forget(hex);
+      return;
+    }
+    for (const hex of [...(this.byUser.get(revocation.userId) ?? [])]) {
+      if (this.byHash.get(hex)?.identity.tokenId !== revocation.except) this.forget(hex);
+    }
+  }
 }
 
 const tokenHash = (key: string): Buffer => createHash('sha256').update(key).digest();
