@@ -29,7 +29,8 @@ export async function connect(config: Config, log: Logger): Promise<OpenConnecti
       databaseUrl = embedded.url;
     }
   }
-  const knex = createKnex(databaseUrl, { pool: { min: 0, max: 4 }, log: { warn: (message) => log.warn({ knex: message }) } });
+  // knex's warnings (a refused connection, with its stack) would repeat the one line main prints
+  const knex = createKnex(databaseUrl, { pool: { min: 0, max: 4 }, log: { warn: (message) => log.debug({ knex: message }) } });
   try {
     await migrate(knex);
   } catch (error) {

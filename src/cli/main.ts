@@ -77,7 +77,7 @@ export async function main(argv: string[], out: NodeJS.WritableStream & { isTTY?
   if (!command) {
     const words = argv.filter((a) => !a.startsWith('-'));
     const group = commands.filter((c) => c.words[0] === words[0]);
-    say(err, `${PROGRAM}: unknown command "${words.slice(0, 2).join(' ') || argv[0]}"\n\n${group.length > 0 ? `commands:\n${usages(group)}` : overview()}`);
+    say(err, `${PROGRAM}: unknown command "${words.slice(0, 2).join(' ') || argv[0]}"\n\n${group.length > 0 ? `usage:\n${usages(group)}` : overview()}`);
     return USAGE_ERROR;
   }
 
