@@ -1,7 +1,7 @@
 import type { DomainEvent, EventType } from '../events/catalog.ts';
 import { eventCatalog } from '../events/catalog.ts';
 import type { EventStore, NewEvent } from '../eventstore/EventStore.ts';
-import { WrongExpectedRevisionError } from '../eventstore/errors.ts';
+import { DuplicateEventIdError, WrongExpectedRevisionError } from '../eventstore/errors.ts';
 import { eventIds } from './eventIds.ts';
 
 export interface Aggregate<S, E extends DomainEvent> {
@@ -36,6 +36,9 @@ interface Loaded<S> {
   revision: bigint;
 }
 
+type Decided<S, E> = { error: unknown } | { events: E[]; state: S; upTo: number };
+type Outcome<S, E> = { ok: true; executed: Executed<S, E> } | { ok: false; error: unknown };
+
 interface Job<S, E> {
   decide(state: S): E[];
   context: CommandContext;
@@ -45,12 +48,17 @@ interface Job<S, E> {
 
 const PAGE = 1000;
 const MAX_TRIES = 10;
+/** most waiting commands on one stream decided together into one append */
+const MAX_GROUP = 256;
+const READ_TRIES = 3;
 
 /**
  * Loads aggregates and runs commands on them. States stay in memory (most recently used first)
  * at the revision they were last seen, so a command costs one append whatever the stream's
  * history; a stale state shows up as a revision conflict, and is caught up and decided again.
- * Commands on one stream run one after another, commands on different streams at once.
+ * Commands on one stream run in order, commands on different streams at once. The commands that
+ * wait while one stream's append is in flight are then decided together, each on the state its
+ * predecessors leave, and appended as one: all of them land or none, as if run one by one.
  */
 export class AggregateRepository<S, E extends DomainEvent> {
   private readonly cache = new Map<string, Loaded<S>>();
@@ -80,10 +88,77 @@ export class AggregateRepository<S, E extends DomainEvent> {
   private async drain(stream: string): Promise<void> {
     const queue = this.queues.get(stream)!;
     while (queue.length > 0) {
-      const job = queue.shift()!;
-      await this.run(stream, job).then(job.resolve, job.reject);
+      const jobs = queue.splice(0, MAX_GROUP);
+      if (jobs.length > 1) {
+        const outcomes = await this.runTogether(stream, jobs).catch((error: unknown) => jobs.map(() => ({ ok: false as const, error })));
+        if (outcomes) {
+          outcomes.forEach((outcome, i) => (outcome.ok ? jobs[i]!.resolve(outcome.executed) : jobs[i]!.reject(outcome.error)));
+          continue;
+        }
+      }
+      // alone, or a group holding a repeated command: one by one, each repeat answering as it first did
+      for (const job of jobs) await this.run(stream, job).then(job.resolve, job.reject);
     }
     this.queues.delete(stream);
+  }
+
+  /**
+   * Decides the jobs in order, each on the state the ones before it leave, and appends all their
+   * events at once: one round trip for the lot. A refusal stands only once the append it was
+   * decided after has landed. Null when a job repeats an earlier command (its event ids are
+   * stored): nothing was written, and the jobs must run one by one.
+   */
+  private async runTogether(stream: string, jobs: Job<S, E>[]): Promise<Outcome<S, E>[] | null> {
+    let loaded = this.cache.get(stream) ?? (await this.catchUp(stream, undefined));
+    for (let tries = 1; ; tries++) {
+      let state = loaded.state;
+      const all: NewEvent[] = [];
+      const decided = jobs.map((job): Decided<S, E> => {
+        let events: E[];
+        try {
+          events = job.decide(state);
+        } catch (error) {
+          return { error };
+        }
+        state = events.reduce((s, e) => this.aggregate.evolve(s, e), state);
+        all.push(...this.toNewEvents(stream, events, job.context));
+        return { events, state, upTo: all.length };
+      });
+      if (all.length === 0) return decided.map((d) => ('error' in d ? { ok: false, error: d.error } : { ok: true, executed: { state: d.state, events: d.events, position: null, repeated: false } }));
+      const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
+      let result;
+      try {
+        result = await this.store.append(stream, all, expected);
+      } catch (error) {
+        if (error instanceof DuplicateEventIdError) return null;
+        if (!(error instanceof WrongExpectedRevisionError) || tries === MAX_TRIES) throw error;
+        loaded = await this.catchUp(stream, loaded);
+        continue;
+      }
+      if (result.repeated) return null;
+      this.remember(stream, { state, revision: result.nextRevision });
+      const positions = await this.positionsOf(stream, result.nextRevision - BigInt(all.length) + 1n, all.length, decided);
+      return decided.map((d) => {
+        if ('error' in d) return { ok: false, error: d.error };
+        // without the read, the group's last position: at or after the job's own, so X-Min-Position still holds
+        const position = d.events.length === 0 ? null : d.upTo === all.length ? result.position : (positions?.[d.upTo - 1] ?? result.position);
+        return { ok: true, executed: { state: d.state, events: d.events, position, repeated: false } };
+      });
+    }
+  }
+
+  /** Each event's position, read back when a job other than the last wrote: every store numbers an append's events its own way. */
+  private async positionsOf(stream: string, fromRevision: bigint, count: number, decided: Decided<S, E>[]): Promise<bigint[] | null> {
+    if (!decided.some((d) => 'upTo' in d && d.events.length > 0 && d.upTo < count)) return null;
+    for (let tries = 1; ; tries++) {
+      try {
+        const read = await this.store.readStream(stream, { fromRevision, maxCount: count });
+        if (read.length === count) return read.map((e) => e.position);
+      } catch {
+        // the events are written: the commands must not fail for want of a read
+      }
+      if (tries === READ_TRIES) return null;
+    }
   }
 
   private async run(stream: string, job: Job<S, E>): Promise<Executed<S, E>> {

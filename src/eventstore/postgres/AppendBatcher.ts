@@ -89,15 +89,17 @@ export class AppendBatcher {
     const batch: Waiting[] = [];
     const rest: Waiting[] = [];
     const blocked = new Set<string>();
-    for (const waiting of this.queue) {
-      const free = batch.length < this.maxBatch && !this.busyStreams.has(waiting.stream) && !blocked.has(waiting.stream);
-      if (free) batch.push(waiting);
+    let i = 0;
+    // once the batch is full the rest of the queue stays as it is, unscanned
+    for (; i < this.queue.length && batch.length < this.maxBatch; i++) {
+      const waiting = this.queue[i]!;
+      if (!this.busyStreams.has(waiting.stream) && !blocked.has(waiting.stream)) batch.push(waiting);
       else {
         blocked.add(waiting.stream);
         rest.push(waiting);
       }
     }
-    this.queue = rest;
+    this.queue = i === this.queue.length ? rest : rest.concat(this.queue.slice(i));
     return batch;
   }
 
