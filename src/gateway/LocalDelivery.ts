@@ -49,9 +49,22 @@ export class LocalDelivery {
     return count;
   }
 
+  /**
+   * Each push is encoded once and written to all its ready recipients (a local broadcast to their
+   * socket ids, as Socket.IO's own broadcasts do); sockets waiting for a resume keep theirs.
+   */
   deliver(pushes: readonly Push[]): void {
     for (const push of pushes) {
-      for (const user of push.users) for (const socket of this.byUser.get(user) ?? []) this.send(socket, push);
+      const ready: string[] = [];
+      let nsp: Socket['nsp'] | null = null;
+      for (const user of push.users) {
+        for (const socket of this.byUser.get(user) ?? []) {
+          if (!this.admit(socket, push)) continue;
+          ready.push(socket.id);
+          nsp = socket.nsp;
+        }
+      }
+      if (nsp) nsp.local.to(ready).emit(push.event, { ...push.payload, position: push.position });
     }
   }
 
@@ -77,15 +90,20 @@ export class LocalDelivery {
   }
 
   private send(socket: Socket, push: Push, replaying = false): void {
+    if (this.admit(socket, push, replaying)) socket.emit(push.event, { ...push.payload, position: push.position });
+  }
+
+  /** true when `socket` is to be sent `push` now (and is taken to have been); a held socket keeps it for later */
+  private admit(socket: Socket, push: Push, replaying = false): boolean {
     const state = this.states.get(socket);
-    if (!state || state.sent.has(push.position)) return;
+    if (!state || state.sent.has(push.position)) return false;
     if (state.held && !replaying) {
       state.held.push(push);
-      return;
+      return false;
     }
     state.sent.add(push.position);
     // a Set iterates in insertion order: forget the oldest positions first
     if (state.sent.size > REMEMBERED) state.sent.delete(state.sent.values().next().value!);
-    socket.emit(push.event, { ...push.payload, position: push.position });
+    return true;
   }
 }

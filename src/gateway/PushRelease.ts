@@ -35,8 +35,14 @@ export class PushRelease {
   private async release(): Promise<void> {
     const low = this.runner.low();
     if (low <= this.released) return;
-    const ready = [...this.waiting.values()].filter((e) => e.position <= low).sort((a, b) => (a.position < b.position ? -1 : 1));
-    for (const event of ready) this.waiting.delete(event.position);
+    // every projection hands events over in log order and the first to hand one over adds it, so
+    // the map holds them in position order: the ready ones are at its front
+    const ready: RecordedEvent[] = [];
+    for (const [position, event] of this.waiting) {
+      if (position > low) break;
+      ready.push(event);
+      this.waiting.delete(position);
+    }
     this.released = low;
     if (ready.length > 0) this.send(await this.pusher.pushesFor(ready));
   }

@@ -1,4 +1,5 @@
 import type { Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { Server, type Socket } from 'socket.io';
 import type { ZodError } from 'zod';
 import type { ChatCommands } from '../commands/chat/chatCommands.ts';
@@ -44,6 +45,11 @@ export function createGateway(deps: GatewayDeps): Server {
     maxHttpBufferSize: 64 * 1024,
     ...(deps.adapter ? { adapter: deps.adapter } : {}),
   });
+
+  // Engine.IO flushes what a connection has buffered as one WebSocket frame a packet, and ws writes
+  // each frame at once: corked around the flush, they leave in one write (one syscall) together
+  io.engine.on('flush', (conn: unknown) => tcpOf(conn)?.cork());
+  io.engine.on('drain', (conn: unknown) => tcpOf(conn)?.uncork());
 
   io.use(async (socket, next) => {
     const token = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
@@ -111,6 +117,12 @@ export function createGateway(deps: GatewayDeps): Server {
   });
 
   return io;
+}
+
+/** The TCP socket under an Engine.IO connection's WebSocket transport (ws keeps it as `_socket`); none when polling. */
+function tcpOf(conn: unknown): Duplex | undefined {
+  const transport = (conn as { transport?: { name?: string; socket?: { _socket?: Duplex } } }).transport;
+  return transport?.name === 'websocket' ? transport.socket?._socket : undefined;
 }
 
 const refusal = (code: string, detail: string) => ({ ok: false, error: { code, detail } });
