@@ -1,0 +1,71 @@
+import type { EventData } from '../events/catalog.ts';
+import { parseIsoMicros } from '../events/time.ts';
+import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { Projection } from './Projection.ts';
+
+/** Messages one author posted in one chat on one UTC day, within a batch. */
+export interface AuthorDay {
+  chat_id: string;
+  /** YYYY-MM-DD, UTC */
+  day: string;
+  user_id: string;
+  messages: number;
+}
+
+/**
+ * A batch's posted messages counted per chat, UTC day and author — pure. Deleted messages still
+ * count (posting them was activity) and edits add nothing, so only MessagePosted matters.
+ */
+export function authorDays(events: readonly RecordedEvent[]): AuthorDay[] {
+  const counted = new Map<string, AuthorDay>();
+  for (const { type, data, stream } of events) {
+    if (type !== 'MessagePosted' || !stream.startsWith('chat-')) continue;
+    const posted = data as EventData<'MessagePosted'>;
+    const micros = parseIsoMicros(posted.time_stamp);
+    if (micros === null) continue;
+    const chat_id = stream.slice('chat-'.length);
+    const day = new Date(Math.floor(micros / 1000)).toISOString().slice(0, 10);
+    const key = `${chat_id}/${day}/${posted.author_id}`;
+    const found = counted.get(key);
+    if (found) found.messages++;
+    else counted.set(key, { chat_id, day, user_id: posted.author_id, messages: 1 });
+  }
+  return [...counted.values()];
+}
+
+/**
+ * rm_analytics_chat_days: messages and active users per chat per UTC day, for analysts. One
+ * statement per batch: the authors new to their (chat, day) are those the insert did not find,
+ * and they raise active_users. Counts add up, so this relies on the runner applying each batch
+ * exactly once (its checkpoint moves in the batch's transaction).
+ */
+export const analyticsProjection: Projection = {
+  name: 'analytics',
+  version: 1,
+  tables: ['rm_analytics_chat_days', 'rm_analytics_chat_day_users'],
+  async apply(events, tx) {
+    const rows = authorDays(events);
+    if (rows.length === 0) return [];
+    await tx.raw(
+      `WITH posted AS (
+         SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(chat_id uuid, day date, user_id uuid, messages integer)
+       ), fresh AS (
+         INSERT INTO rm_analytics_chat_day_users (chat_id, day, user_id)
+         SELECT chat_id, day, user_id FROM posted
+         ON CONFLICT DO NOTHING
+         RETURNING chat_id, day
+       ), per_day AS (
+         SELECT p.chat_id, p.day, p.messages, coalesce(f.authors, 0) AS authors
+         FROM (SELECT chat_id, day, sum(messages)::integer AS messages FROM posted GROUP BY chat_id, day) p
+         LEFT JOIN (SELECT chat_id, day, count(*)::integer AS authors FROM fresh GROUP BY chat_id, day) f USING (chat_id, day)
+       )
+       INSERT INTO rm_analytics_chat_days AS d (chat_id, day, messages, active_users)
+       SELECT chat_id, day, messages, authors FROM per_day
+       ON CONFLICT (chat_id, day) DO UPDATE
+         SET messages = d.messages + excluded.messages, active_users = d.active_users + excluded.active_users`,
+      [JSON.stringify(rows)],
+    );
+    // analytics answers are not cached (see src/queries/analyticsQueries.ts): nothing to make stale
+    return [];
+  },
+};
