@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The cache in front of queries. Answers are stored under keys that include the current version
- * of every scope they depend on (`user:<uuid>`, `users`, `chat:<uuid>`); projections bump a
- * scope's version after each commit that changes it, so a cached answer is never staler than the
+ * The cache in front of queries. Each answer is stored with the version of every scope it
+ * depends on (`user:<uuid>`, `users`, `chat:<uuid>`) as they were when it was computed;
+ * projections bump a scope's version after each commit that changes it, and an answer whose
+ * versions are no longer current is a miss, so a cached answer is never staler than the
  * projection itself. Every method degrades to a miss or a no-op when the cache is unreachable.
  */
 export interface QueryCache {
   get(key: string): Promise<string | null>;
+  /** the value at `key` and the scopes' versions, in one round trip where the cache allows */
+  lookup(key: string, scopes: string[]): Promise<{ value: string | null; versions: number[] | null }>;
   set(key: string, value: string, ttlSeconds: number): Promise<void>;
   /** one version per scope, 0 for a scope never bumped; null when they cannot be read, so nothing cached may be trusted */
   versions(scopes: string[]): Promise<number[] | null>;
@@ -30,31 +33,35 @@ export interface CachedRead {
 
 interface Stored<T> {
   position: string;
+  /** the scopes' versions read before the answer was computed */
+  versions: number[];
   value: T;
 }
 
 /**
- * Answers from the cache when it holds an answer for the current scope versions that is at least
- * as recent as `minPosition`; otherwise computes the answer and stores it with `position`.
- * Versions are read before computing: a bump that lands meanwhile only orphans what is stored.
+ * Answers from the cache when it holds an answer computed under the current scope versions that
+ * is at least as recent as `minPosition`; otherwise computes the answer and stores it with the
+ * versions read before computing (a bump that lands meanwhile makes it a miss) and `position`.
  */
 export async function cached<T>(cache: QueryCache, read: CachedRead, compute: () => Promise<T>): Promise<T> {
-  const versions = await cache.versions(read.scopes);
+  const key = cacheKey(read.key, read.scopes);
+  const { value, versions } = await cache.lookup(key, read.scopes);
   if (!versions) return compute();
-  const key = cacheKey(read.key, read.scopes, versions);
-  const hit = parse<T>(await cache.get(key));
-  if (hit && (read.minPosition === undefined || BigInt(hit.position) >= read.minPosition)) return hit.value;
+  const hit = parse<T>(value);
+  if (hit && sameVersions(hit.versions, versions) && (read.minPosition === undefined || BigInt(hit.position) >= read.minPosition)) return hit.value;
   const position = await read.position();
-  const value = await compute();
-  const stored: Stored<T> = { position: String(position), value };
+  const computed = await compute();
+  const stored: Stored<T> = { position: String(position), versions, value: computed };
   await cache.set(key, JSON.stringify(stored), read.ttl);
-  return value;
+  return computed;
 }
 
+const sameVersions = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((v, i) => v === b[i]);
+
 /** A hash, as Memcached keys are at most 250 bytes without spaces, and key parts carry user input. */
-export function cacheKey(parts: readonly unknown[], scopes: readonly string[], versions: readonly number[]): string {
+export function cacheKey(parts: readonly unknown[], scopes: readonly string[]): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify([parts, scopes, versions]))
+    .update(JSON.stringify([parts, scopes]))
     .digest('base64url');
   return `q:${digest}`;
 }
@@ -63,7 +70,7 @@ function parse<T>(text: string | null): Stored<T> | null {
   if (text === null) return null;
   try {
     const stored = JSON.parse(text) as Stored<T>;
-    return typeof stored?.position === 'string' && /^\d+$/.test(stored.position) ? stored : null;
+    return typeof stored?.position === 'string' && /^\d+$/.test(stored.position) && Array.isArray(stored.versions) ? stored : null;
   } catch {
     return null;
   }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { MessageView, PublicUser } from '../commands/answers.ts';
 import { DomainError } from '../commands/DomainError.ts';
+import { prepare, runPrepared } from '../db/prepared.ts';
 import { isoMicros } from '../events/time.ts';
 import { fetchPage } from './fetchPage.ts';
 import type { Page, PageRequest } from './Page.ts';
@@ -64,6 +65,24 @@ const ITEM_COLUMNS = `
 
 const MESSAGE_COLUMNS = 'id, chat_id, author_id, content, time_stamp, edited_at, deleted';
 
+const TAKES_PART = prepare(`SELECT EXISTS (SELECT 1 FROM rm_chats WHERE uuid = :chat) AS chat,
+  EXISTS (SELECT 1 FROM rm_chat_members WHERE chat_id = :chat AND user_id = :viewer) AS member`);
+const CHAT_DETAIL = prepare(`SELECT ${ITEM_COLUMNS}, c.created, m.user_id IS NOT NULL AS member,
+    (SELECT coalesce(json_agg(${publicUserJson('u')} ORDER BY u.username, u.uuid), '[]')
+       FROM rm_chat_members p JOIN rm_users u ON u.uuid = p.user_id WHERE p.chat_id = c.uuid) AS participants
+  FROM rm_chats c LEFT JOIN rm_chat_members m ON m.chat_id = c.uuid AND m.user_id = :viewer
+  WHERE c.uuid = :chat`);
+/** one row without a message when there is none (or the viewer may not read them) */
+const messagesPage = (before: string) =>
+  prepare(`SELECT t.chat, t.member, p.* FROM (SELECT EXISTS (SELECT 1 FROM rm_chats WHERE uuid = :chat) AS chat,
+      EXISTS (SELECT 1 FROM rm_chat_members WHERE chat_id = :chat AND user_id = :viewer) AS member) t
+    LEFT JOIN LATERAL (SELECT ${MESSAGE_COLUMNS} FROM rm_messages WHERE chat_id = :chat ${before} ORDER BY time_stamp DESC LIMIT :limit) p ON t.member`);
+const NEWEST_MESSAGES = messagesPage('');
+const MESSAGES_BEFORE = messagesPage('AND time_stamp < :before');
+const MEMBER_IDS = prepare('SELECT user_id FROM rm_chat_members WHERE chat_id = :chat ORDER BY user_id');
+const CHAT_IDS = prepare('SELECT chat_id FROM rm_chat_members WHERE user_id = :user');
+const ONE_MESSAGE = prepare(`SELECT ${MESSAGE_COLUMNS} FROM rm_messages WHERE chat_id = :chat AND id = :id`);
+
 const noSuchChat = () => new DomainError('not_found', 'chat_not_found', 'No such chat.');
 const notAParticipant = () => new DomainError('forbidden', 'not_a_participant', 'You are not a participant of this chat.');
 
@@ -90,13 +109,9 @@ const toMessage = (row: MessageRow): MessageView => ({
 export function chatQueries(knex: Knex) {
   /** 404 when there is no such chat, 403 when the viewer is not in it */
   async function mustTakePart(viewer: string, chat: string): Promise<void> {
-    const { rows } = await knex.raw(
-      `SELECT EXISTS (SELECT 1 FROM rm_chats WHERE uuid = :chat) AS chat,
-              EXISTS (SELECT 1 FROM rm_chat_members WHERE chat_id = :chat AND user_id = :viewer) AS member`,
-      { chat, viewer },
-    );
-    if (!rows[0].chat) throw noSuchChat();
-    if (!rows[0].member) throw notAParticipant();
+    const [row] = await runPrepared<{ chat: boolean; member: boolean }>(knex, TAKES_PART, { chat, viewer });
+    if (!row!.chat) throw noSuchChat();
+    if (!row!.member) throw notAParticipant();
   }
 
   return {
@@ -117,14 +132,7 @@ export function chatQueries(knex: Knex) {
 
     async chatDetail(viewer: string, chat: string): Promise<ChatView> {
       if (!UUID.test(chat)) throw noSuchChat();
-      const { rows } = await knex.raw(
-        `SELECT ${ITEM_COLUMNS}, c.created, m.user_id IS NOT NULL AS member,
-           (SELECT coalesce(json_agg(${publicUserJson('u')} ORDER BY u.username, u.uuid), '[]')
-              FROM rm_chat_members p JOIN rm_users u ON u.uuid = p.user_id WHERE p.chat_id = c.uuid) AS participants
-         FROM rm_chats c LEFT JOIN rm_chat_members m ON m.chat_id = c.uuid AND m.user_id = :viewer
-         WHERE c.uuid = :chat`,
-        { viewer, chat },
-      );
+      const rows = await runPrepared(knex, CHAT_DETAIL, { viewer, chat });
       const row = rows[0] as (ItemRow & { created: string; member: boolean; participants: PublicUser[] }) | undefined;
       if (!row) throw noSuchChat();
       if (!row.member) throw notAParticipant();
@@ -137,15 +145,17 @@ export function chatQueries(knex: Knex) {
      */
     async fetchMessages(viewer: string, chat: string, before: bigint | null): Promise<MessageBatch> {
       if (!UUID.test(chat)) throw noSuchChat();
-      const [, { rows }] = await Promise.all([
-        mustTakePart(viewer, chat),
-        knex.raw(
-          `SELECT ${MESSAGE_COLUMNS} FROM rm_messages WHERE chat_id = :chat ${before === null ? '' : 'AND time_stamp < :before'}
-           ORDER BY time_stamp DESC LIMIT :limit`,
-          { chat, before: String(before), limit: MESSAGES_PER_FETCH },
-        ),
-      ]);
-      const messages = (rows as MessageRow[]).map(toMessage);
+      // membership and the page in one round trip; the page is read only for a participant
+      const rows = await runPrepared<{ chat: boolean; member: boolean } & Partial<MessageRow>>(knex, before === null ? NEWEST_MESSAGES : MESSAGES_BEFORE, {
+        chat,
+        viewer,
+        before: String(before),
+        limit: MESSAGES_PER_FETCH,
+      });
+      if (!rows[0]!.chat) throw noSuchChat();
+      if (!rows[0]!.member) throw notAParticipant();
+      const found = rows[0]!.id === null ? [] : (rows as MessageRow[]);
+      const messages = found.map(toMessage);
       if (messages.length === 0) return { messages, last_message_time_stamp: before === null ? '0' : isoMicros(Number(before)), error: 'NO MESSAGES' };
       const batch: MessageBatch = { messages, last_message_time_stamp: messages[messages.length - 1]!.time_stamp };
       if (messages.length < MESSAGES_PER_FETCH) batch.error = 'LAST PACKAGE';
@@ -155,20 +165,20 @@ export function chatQueries(knex: Knex) {
     /** who is in the chat now (none for no such chat): for relaying ephemeral signals such as typing */
     async memberIds(chat: string): Promise<string[]> {
       if (!UUID.test(chat)) return [];
-      const { rows } = await knex.raw('SELECT user_id FROM rm_chat_members WHERE chat_id = :chat ORDER BY user_id', { chat });
-      return (rows as Array<{ user_id: string }>).map((row) => row.user_id);
+      const rows = await runPrepared<{ user_id: string }>(knex, MEMBER_IDS, { chat });
+      return rows.map((row) => row.user_id);
     },
 
     /** the chats a user is in now */
     async chatIdsOf(user: string): Promise<string[]> {
-      const { rows } = await knex.raw('SELECT chat_id FROM rm_chat_members WHERE user_id = :user', { user });
-      return (rows as Array<{ chat_id: string }>).map((row) => row.chat_id);
+      const rows = await runPrepared<{ chat_id: string }>(knex, CHAT_IDS, { user });
+      return rows.map((row) => row.chat_id);
     },
 
     /** one message as it stands now, or null */
     async message(chat: string, id: number): Promise<MessageView | null> {
-      const { rows } = await knex.raw(`SELECT ${MESSAGE_COLUMNS} FROM rm_messages WHERE chat_id = :chat AND id = :id`, { chat, id });
-      return rows[0] ? toMessage(rows[0] as MessageRow) : null;
+      const rows = await runPrepared<MessageRow>(knex, ONE_MESSAGE, { chat, id });
+      return rows[0] ? toMessage(rows[0]) : null;
     },
 
     /** Full-text search in one chat; the phrase is plain words, never query syntax. Best match first. */

@@ -1,5 +1,6 @@
 import memjs from 'memjs';
 import { randomInt } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { QueryCache } from './QueryCache.ts';
 
 export interface MemcachedOptions {
@@ -55,6 +56,19 @@ export function createMemcachedCache(servers: string, { log, timeoutMs = 150, pr
     async get(key) {
       const found = await attempt(prefix + key, null, () => client.get(prefix + key));
       return found?.value ? found.value.toString('utf8') : null;
+    },
+    async lookup(key, scopes) {
+      // every get issued in this turn leaves in one write per server: one round trip for the lot
+      const corked = client.servers.map((server) => (server as unknown as { _socket?: Socket; connected: boolean })).filter((s) => s.connected && s._socket);
+      for (const server of corked) server._socket!.cork();
+      let reads: Promise<[string | null, number[] | null]>;
+      try {
+        reads = Promise.all([this.get(key), this.versions(scopes)]);
+      } finally {
+        for (const server of corked) server._socket?.uncork();
+      }
+      const [value, versions] = await reads;
+      return { value, versions };
     },
     async set(key, value, ttlSeconds) {
       // Memcached refuses items over 1 MB by default; such an answer is simply not cached

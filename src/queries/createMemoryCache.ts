@@ -39,6 +39,9 @@ export function createMemoryCache({ maxEntries = 10_000, now = Date.now }: { max
       touch(answers, key, entry);
       return entry.value;
     },
+    async lookup(key, scopes) {
+      return { value: await this.get(key), versions: await this.versions(scopes) };
+    },
     async set(key, value, ttlSeconds) {
       touch(answers, key, { value, expiresAt: now() + ttlSeconds * 1000 });
     },

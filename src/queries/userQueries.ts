@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { PublicUser } from '../commands/answers.ts';
 import { DomainError } from '../commands/DomainError.ts';
+import { prepare, runPrepared } from '../db/prepared.ts';
 import { fetchPage } from './fetchPage.ts';
 import type { Page, PageRequest } from './Page.ts';
 import { publicUserJson } from './publicUserJson.ts';
@@ -27,6 +28,9 @@ const noSuchUser = () => new DomainError('not_found', 'user_not_found', 'No such
 const INVITATION_COLUMNS = `i.id, ${publicUserJson('f')} AS "from", ${publicUserJson('t')} AS "to", i.created`;
 const INVITATIONS = 'FROM rm_invitations i JOIN rm_users f ON f.uuid = i.from_id JOIN rm_users t ON t.uuid = i.to_id';
 
+const ONE_USER = prepare(`SELECT ${publicUserJson('u')} AS user, u.email FROM rm_users u WHERE u.uuid = :id`);
+const ONE_INVITATION = prepare(`SELECT ${INVITATION_COLUMNS} ${INVITATIONS} WHERE i.id = :id`);
+
 /** LIKE treats %, _ and \ as syntax; a phrase means them literally. */
 const likeLiteral = (phrase: string) => phrase.replace(/[\\%_]/g, '\\$&');
 
@@ -34,7 +38,7 @@ const likeLiteral = (phrase: string) => phrase.replace(/[\\%_]/g, '\\$&');
 export function userQueries(knex: Knex) {
   async function oneUser(id: string): Promise<{ user: PublicUser; email: string }> {
     if (!UUID.test(id)) throw noSuchUser();
-    const { rows } = await knex.raw(`SELECT ${publicUserJson('u')} AS user, u.email FROM rm_users u WHERE u.uuid = :id`, { id });
+    const rows = await runPrepared<{ user: PublicUser; email: string }>(knex, ONE_USER, { id });
     if (!rows[0]) throw noSuchUser();
     return rows[0];
   }
@@ -42,8 +46,8 @@ export function userQueries(knex: Knex) {
   return {
     /** one invitation, whatever its state, or null */
     async invitation(id: string): Promise<InvitationView | null> {
-      const { rows } = await knex.raw(`SELECT ${INVITATION_COLUMNS} ${INVITATIONS} WHERE i.id = :id`, { id });
-      return (rows[0] as InvitationView | undefined) ?? null;
+      const rows = await runPrepared<InvitationView>(knex, ONE_INVITATION, { id });
+      return rows[0] ?? null;
     },
 
     /** a public user, active or not: no email */

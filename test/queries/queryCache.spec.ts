@@ -47,6 +47,28 @@ function cacheContract(make: () => { cache: QueryCache; expire(seconds: number):
     expect(bumped).to.not.equal(0);
   });
 
+  it('looks up a value and the versions of its scopes together, many lookups at once', async () => {
+    const none = `chat:${randomUUID()}`;
+    await cache.bump([scope]);
+    await cache.set(`k-${scope}`, 'v', 60);
+    const [version] = (await cache.versions([scope]))!;
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => cache.lookup(i % 2 ? `k-${scope}` : `other-${scope}`, [scope, none])));
+    answers.forEach((answer, i) => expect(answer).to.deep.equal({ value: i % 2 ? 'v' : null, versions: [version, 0] }));
+  });
+
+  it('cached: an answer computed while one of its scopes was bumped is not served afterwards', async () => {
+    let computed = 0;
+    const read = () =>
+      cached(cache, { key: ['race', scope], scopes: [scope], ttl: 60, position: async () => 1n }, async () => {
+        const n = ++computed;
+        if (n === 1) await cache.bump([scope]);
+        return n;
+      });
+    expect(await read()).to.equal(1);
+    expect(await read()).to.equal(2);
+    expect(await read()).to.equal(2);
+  });
+
   it('cached: computes once, then answers from the cache until a scope is bumped', async () => {
     let computed = 0;
     const read = () => cached(cache, { key: ['q', scope], scopes: [scope, 'users'], ttl: 60, position: async () => 10n }, async () => ({ n: ++computed }));
