@@ -11,6 +11,11 @@ export interface Projection {
   version: number;
   tables: readonly string[];
   /**
+   * The event types apply() reads, when known: the runner hands it only those, and commits no
+   * transaction for a batch without any (its checkpoint then moves lazily). Absent: every event.
+   */
+  eventTypes?: readonly string[];
+  /**
    * Writes what a batch of events means, inside the runner's transaction, skipping events it does
    * not know; answers the cache scopes the batch made stale (see src/queries/QueryCache.ts).
    */

@@ -2,9 +2,14 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
+import { EventFeed } from './EventFeed.ts';
 import type { Projection } from './Projection.ts';
+import { rebuildProjections } from './rebuildProjections.ts';
 
-/** Hears a batch once it is committed, with the cache scopes it made stale. */
+/**
+ * Hears each batch once the projection's checkpoint has passed it (committed, or nothing in it
+ * for that projection), with the cache scopes it made stale. Every projection hears every event.
+ */
 export type ProjectedListener = (projection: Projection, events: readonly RecordedEvent[], staleScopes: readonly string[]) => void;
 
 export interface ProjectionStatus {
@@ -16,25 +21,46 @@ export interface ProjectionStatus {
   checkpointRecordedAt: string | null;
 }
 
-const BATCH = 1000;
+/** The cache scope every cached answer depends on: bumped when a read model was swapped for a rebuilt one. */
+export const GENERATION_SCOPE = 'projections';
+
+/** events per batch at most: large while catching up, a live batch is whatever arrived meanwhile */
+const BATCH = 5000;
+const READ_AHEAD = 3 * BATCH;
 /** how long a batch waits for more events once it has some: short, so live events show up at once */
 const GATHER_MS = 2;
 const STANDBY_RETRY_MS = 1000;
+/** how often a checkpoint that moved over events its projection ignores is stored */
+const LAZY_CHECKPOINT_MS = 1000;
+const REBUILD_RETRY_MS = 5000;
+
+/** The checkpoint row is not where this runner left it: another runner or a rebuild moved it. */
+class MovedOn extends Error {}
+/** The session must start over (a new projection to run, a moved checkpoint it cannot follow). */
+class Restart extends Error {}
 
 /**
- * Runs projections: each subscribes to the log from its checkpoint, applies events in batches,
- * and stores the checkpoint in the same transaction as the rows, so a crash replays nothing twice
- * and loses nothing. One runner per projection is active across processes (a Postgres advisory
- * lock); others stand by. Listeners hear each batch after it commits.
+ * Runs projections over one shared reading of the log: each batch is handed to every projection,
+ * which applies the events it reads in a transaction of its own that also moves its checkpoint, so
+ * a crash replays nothing twice and loses nothing. A batch with nothing for a projection costs it
+ * no transaction; its checkpoint is stored with its next real batch or within a second (replaying
+ * ignored events is harmless). One runner per projection is active across processes (a Postgres
+ * advisory lock); others stand by. A projection whose version changed is rebuilt in shadow tables
+ * while its old read model keeps serving (see rebuildProjections.ts).
  */
 export class ProjectionRunner {
   private readonly checkpoints = new Map<string, bigint>();
+  /** the position stored in the checkpoint row, as far as this runner knows */
+  private readonly stored = new Map<string, bigint>();
+  private readonly storedAt = new Map<string, number>();
   private readonly recordedAt = new Map<string, string>();
   private readonly active = new Set<string>();
+  private readonly rebuilding = new Map<string, Promise<void>>();
   private readonly listeners = new Set<ProjectedListener>();
   private readonly waiters = new Set<() => void>();
-  private readonly loops: Promise<void>[] = [];
   private readonly stops = new Set<() => Promise<void>>();
+  private loop: Promise<void> | null = null;
+  private restartWanted = false;
   private stopped = false;
 
   constructor(
@@ -46,7 +72,7 @@ export class ProjectionRunner {
   ) {}
 
   start(): void {
-    for (const projection of this.projections) this.loops.push(this.keepRunning(projection));
+    this.loop ??= this.keepRunning();
   }
 
   onProjected(listener: ProjectedListener): () => void {
@@ -82,124 +108,226 @@ export class ProjectionRunner {
     while (this.low() < position) {
       const left = deadline - Date.now();
       if (left <= 0 || this.stopped) return false;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, left);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.waiters.add(done);
-      });
+      await this.pause(left);
     }
     return true;
   }
 
-  /** Lets each projection finish the batch it is writing, then stops. */
+  /** Lets each projection finish the batch it is writing, stores the checkpoints, then stops. */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const wake of this.waiters) wake();
     await Promise.all([...this.stops].map((stop) => stop()));
-    await Promise.all(this.loops);
+    await this.loop;
+    await Promise.allSettled(this.rebuilding.values());
   }
 
-  private async keepRunning(projection: Projection): Promise<void> {
+  private async keepRunning(): Promise<void> {
     let backoff = 100;
     while (!this.stopped) {
-      const lock = new pg.Client({ connectionString: this.databaseUrl, application_name: `chat-projection-${projection.name}` });
-      lock.on('error', () => {});
+      const lock = new pg.Client({ connectionString: this.databaseUrl, application_name: 'chat-projections' });
+      let lost = false;
+      lock.on('error', () => void (lost = true));
+      lock.on('end', () => void (lost = true));
+      const held: Projection[] = [];
       try {
         await lock.connect();
-        const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`projection:${projection.name}`]);
-        if (!rows[0]!.locked) {
-          await this.pause(STANDBY_RETRY_MS);
-          continue;
+        while (!this.stopped && !lost) {
+          await this.lockFree(lock, held);
+          const running = held.filter((p) => !this.rebuilding.has(p.name));
+          if (running.length === 0) {
+            await this.pause(STANDBY_RETRY_MS);
+            continue;
+          }
+          this.restartWanted = false;
+          let nextLockTry = Date.now() + STANDBY_RETRY_MS;
+          await this.session(running, () => {
+            if (lost || this.restartWanted) return true;
+            if (held.length < this.projections.length && Date.now() >= nextLockTry) {
+              nextLockTry = Date.now() + STANDBY_RETRY_MS;
+              void this.lockFree(lock, held).then((more) => void (more && (this.restartWanted = true))).catch(() => void (lost = true));
+            }
+            return false;
+          });
+          backoff = 100;
         }
-        this.active.add(projection.name);
-        await this.project(projection);
-        backoff = 100;
+        if (lost && !this.stopped) throw new Error('the connection holding the projection locks was lost');
       } catch (error) {
-        this.log.error({ err: error, projection: projection.name }, 'projection failed; restarting it');
+        this.log.error({ err: error, projections: held.map((p) => p.name) }, 'projections failed; restarting them');
         await this.pause(backoff);
         backoff = Math.min(backoff * 2, 10_000);
       } finally {
-        this.active.delete(projection.name);
+        for (const p of held) this.active.delete(p.name);
         await lock.end().catch(() => {});
       }
     }
   }
 
-  private async project(projection: Projection): Promise<void> {
-    let checkpoint = await this.prepare(projection);
-    this.advance(projection.name, checkpoint);
-    const subscription = this.store.subscribeToAll({ after: checkpoint });
-    const events = subscription[Symbol.asyncIterator]();
-    let pending: Promise<IteratorResult<RecordedEvent>> | null = null;
-    let writing: Promise<void> = Promise.resolve();
+  /** Takes the advisory lock of each projection no runner is running; true when it got any. */
+  private async lockFree(lock: pg.Client, held: Projection[]): Promise<boolean> {
+    let more = false;
+    for (const projection of this.projections) {
+      if (held.includes(projection)) continue;
+      const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`projection:${projection.name}`]);
+      if (!rows[0]!.locked) continue;
+      held.push(projection);
+      this.active.add(projection.name);
+      more = true;
+    }
+    return more;
+  }
+
+  /** One reading of the log from the lowest checkpoint, each batch applied by every projection. */
+  private async session(projections: Projection[], shouldEnd: () => boolean): Promise<void> {
+    const running: Projection[] = [];
+    for (const projection of projections) if (await this.prepare(projection)) running.push(projection);
+    if (running.length === 0) return;
+    const from = running.reduce((low, p) => (this.checkpoints.get(p.name)! < low ? this.checkpoints.get(p.name)! : low), this.checkpoints.get(running[0]!.name)!);
+    const subscription = this.store.subscribeToAll({ after: from });
+    const feed = new EventFeed(subscription, READ_AHEAD);
+    let writing: Promise<unknown> = Promise.resolve();
     const stop = async () => {
-      await writing;
-      await subscription.close();
+      await writing.catch(() => {});
+      await Promise.all([subscription.close(), feed.close()]);
     };
     this.stops.add(stop);
     try {
-      while (!this.stopped) {
-        const batch: RecordedEvent[] = [];
-        pending ??= events.next();
-        let next = await pending;
-        pending = null;
-        while (!next.done) {
-          batch.push(next.value);
-          if (batch.length === BATCH) break;
-          pending = events.next();
-          const more = await Promise.race([pending, delay(GATHER_MS)]);
-          if (!more) break;
-          pending = null;
-          next = more;
+      while (!this.stopped && !shouldEnd()) {
+        const batch = await feed.take(BATCH, GATHER_MS, STANDBY_RETRY_MS / 4);
+        if (batch === null) break;
+        if (batch.length === 0) {
+          await Promise.all(running.map((p) => this.storeLazily(p, false)));
+          continue;
         }
-        if (batch.length > 0) {
-          writing = this.write(projection, batch, checkpoint);
-          await writing;
-          checkpoint = batch[batch.length - 1]!.position;
-        }
-        if (next.done) break;
+        writing = Promise.allSettled(running.map((p) => this.applyBatch(p, batch)));
+        const results = (await writing) as PromiseSettledResult<void>[];
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) throw failed.reason;
       }
+      await Promise.all(running.map((p) => this.storeLazily(p, true)));
+    } catch (error) {
+      if (!(error instanceof Restart)) throw error;
     } finally {
       this.stops.delete(stop);
-      await subscription.close();
+      await Promise.all([subscription.close(), feed.close()]);
     }
   }
 
-  /** The stored checkpoint; a new version of a projection starts over from an empty read model. */
-  private async prepare(projection: Projection): Promise<bigint> {
-    const row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string } | undefined>();
-    if (row && row.version === projection.version) return BigInt(row.position);
-    await this.knex.transaction(async (tx) => {
-      for (const table of projection.tables) await tx.raw('TRUNCATE ??', [table]);
-      await tx.raw(
-        `INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, 0)
-         ON CONFLICT (name) DO UPDATE SET version = excluded.version, position = 0, updated_at = now()`,
-        [projection.name, projection.version],
-      );
-    });
-    if (row) this.log.info({ projection: projection.name, from: row.version, to: projection.version }, 'projection version changed: rebuilding it from the start');
-    return 0n;
+  /**
+   * Reads the stored checkpoint; true when the projection can run now. A new projection starts
+   * from 0 on its (new, empty) tables; a new version is rebuilt in shadow tables meanwhile.
+   */
+  private async prepare(projection: Projection): Promise<boolean> {
+    let row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string } | undefined>();
+    if (!row) {
+      await this.knex.raw('INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, 0) ON CONFLICT (name) DO NOTHING', [projection.name, projection.version]);
+      row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string }>();
+    }
+    const position = BigInt(row!.position);
+    this.checkpoints.set(projection.name, position);
+    this.stored.set(projection.name, position);
+    this.storedAt.set(projection.name, Date.now());
+    if (row!.version === projection.version) return true;
+    this.log.info({ projection: projection.name, from: row!.version, to: projection.version }, 'projection version changed: rebuilding it in shadow tables');
+    const rebuild = rebuildProjections({ knex: this.knex, store: this.store, databaseUrl: this.databaseUrl, projections: [projection], log: this.log, shouldStop: () => this.stopped })
+      .then(() => this.log.info({ projection: projection.name }, 'projection rebuilt and swapped in'))
+      .catch(async (error) => {
+        this.log.error({ err: error, projection: projection.name }, 'projection rebuild failed; retrying it');
+        await this.pause(REBUILD_RETRY_MS);
+      })
+      .finally(() => {
+        this.rebuilding.delete(projection.name);
+        this.restartWanted = true;
+        for (const wake of this.waiters) wake();
+      });
+    this.rebuilding.set(projection.name, rebuild);
+    return false;
   }
 
-  private async write(projection: Projection, batch: RecordedEvent[], from: bigint): Promise<void> {
-    const to = batch[batch.length - 1]!.position;
+  private async applyBatch(projection: Projection, batch: readonly RecordedEvent[]): Promise<void> {
+    const name = projection.name;
+    const cursor = this.checkpoints.get(name)!;
+    const last = batch[batch.length - 1]!;
+    if (last.position <= cursor) return;
+    const covered = batch[0]!.position > cursor ? batch : batch.filter((e) => e.position > cursor);
+    const types = projection.eventTypes;
+    const mine = types ? covered.filter((e) => types.includes(e.type)) : covered;
+    if (mine.length === 0) {
+      this.passed(projection, covered, []);
+      await this.storeLazily(projection, false);
+      return;
+    }
     let stale: string[] = [];
-    await this.knex.transaction(async (tx) => {
-      stale = [...new Set(await projection.apply(batch, tx))];
-      // moves only from where this runner started: if another runner got here first, nothing is written twice
-      const moved = await tx('projection_checkpoints')
-        .where({ name: projection.name, position: String(from) })
-        .update({ position: String(to), updated_at: tx.fn.now() });
-      if (moved !== 1) throw new Error(`projection ${projection.name} moved on elsewhere; this runner stands down`);
-    });
-    this.advance(projection.name, to);
-    this.recordedAt.set(projection.name, batch[batch.length - 1]!.recordedAt);
+    try {
+      await this.knex.transaction(async (tx) => {
+        // the checkpoint row first: a rebuild's swap locks it before the tables, so neither waits for the other's second lock;
+        // it moves only from where this runner left it, so two runners never write a batch twice
+        await this.moveCheckpoint(tx, name, last.position);
+        stale = [...new Set(await projection.apply(mine, tx))];
+      });
+    } catch (error) {
+      if (!(error instanceof MovedOn)) throw error;
+      await this.rejoin(projection);
+      return;
+    }
+    this.stored.set(name, last.position);
+    this.storedAt.set(name, Date.now());
+    this.passed(projection, covered, stale);
+  }
+
+  /** Stores a checkpoint that moved over ignored events: now and then, or at once when `force`. */
+  private async storeLazily(projection: Projection, force: boolean): Promise<void> {
+    const name = projection.name;
+    const at = this.checkpoints.get(name)!;
+    if (at === this.stored.get(name) || (!force && Date.now() - this.storedAt.get(name)! < LAZY_CHECKPOINT_MS)) return;
+    try {
+      await this.moveCheckpoint(this.knex, name, at);
+      this.stored.set(name, at);
+      this.storedAt.set(name, Date.now());
+    } catch (error) {
+      if (!(error instanceof MovedOn)) throw error;
+      await this.rejoin(projection);
+    }
+  }
+
+  private async moveCheckpoint(db: Knex | Knex.Transaction, name: string, to: bigint): Promise<void> {
+    const moved = await db('projection_checkpoints')
+      .where({ name, position: String(this.stored.get(name)) })
+      .update({ position: String(to), updated_at: db.fn.now() });
+    if (moved !== 1) throw new MovedOn();
+  }
+
+  /**
+   * The checkpoint moved elsewhere: a rebuild swapped its read model in (carry on from its
+   * checkpoint, and make every cached answer stale), or another runner took over (start over).
+   */
+  private async rejoin(projection: Projection): Promise<void> {
+    const row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string } | undefined>();
+    const stored = this.stored.get(projection.name)!;
+    if (!row || row.version !== projection.version || BigInt(row.position) < stored) {
+      this.log.info({ projection: projection.name }, 'projection checkpoint moved elsewhere; starting over from it');
+      throw new Restart();
+    }
+    const position = BigInt(row.position);
+    this.log.info({ projection: projection.name, position: String(position) }, 'projection was rebuilt elsewhere; carrying on from its checkpoint');
+    this.stored.set(projection.name, position);
+    this.storedAt.set(projection.name, Date.now());
+    // events up to the rebuild's checkpoint were applied by the rebuild; ignored ones beyond it change nothing
+    if (position > this.checkpoints.get(projection.name)!) this.advance(projection.name, position);
+    this.notify(projection, [], [GENERATION_SCOPE]);
+  }
+
+  private passed(projection: Projection, events: readonly RecordedEvent[], stale: readonly string[]): void {
+    const last = events[events.length - 1]!;
+    this.recordedAt.set(projection.name, last.recordedAt);
+    this.advance(projection.name, last.position);
+    this.notify(projection, events, stale);
+  }
+
+  private notify(projection: Projection, events: readonly RecordedEvent[], stale: readonly string[]): void {
     for (const listener of this.listeners) {
       try {
-        listener(projection, batch, stale);
+        listener(projection, events, stale);
       } catch (error) {
         this.log.error({ err: error, projection: projection.name }, 'a projection listener failed');
       }
@@ -215,13 +343,13 @@ export class ProjectionRunner {
   private pause(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const timer = setTimeout(done, ms);
+      const waiters = this.waiters;
       function done() {
         clearTimeout(timer);
+        waiters.delete(done);
         resolve();
       }
       this.waiters.add(done);
     });
   }
 }
-
-const delay = (ms: number) => new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));

@@ -134,6 +134,7 @@ export const chatsProjection: Projection = {
   name: 'chats',
   version: 1,
   tables: ['rm_chats', 'rm_chat_members'],
+  eventTypes: ['ChatCreated', 'ChatRenamed', 'ParticipantAdded', 'ParticipantLeft', 'ParticipantRemoved', 'MessagePosted', 'MessageEdited', 'MessageDeleted', 'MessagesRead', 'UserProfileUpdated'],
   async apply(events, tx) {
     const stale = new Set(await renamedPartners(events, tx));
     const mine = events.filter((e) => e.stream.startsWith('chat-'));

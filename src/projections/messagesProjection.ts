@@ -60,6 +60,7 @@ export const messagesProjection: Projection = {
   name: 'messages',
   version: 1,
   tables: ['rm_messages'],
+  eventTypes: ['MessagePosted', 'MessageEdited', 'MessageDeleted'],
   async apply(events, tx) {
     const { inserts, updates } = messageWrites(events);
     if (inserts.length > 0) {

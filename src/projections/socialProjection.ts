@@ -14,6 +14,7 @@ export const socialProjection: Projection = {
   name: 'social',
   version: 1,
   tables: ['rm_friendships', 'rm_invitations'],
+  eventTypes: ['InvitationSent', 'InvitationAccepted', 'InvitationRejected', 'FriendshipEnded'],
   async apply(events, tx) {
     const stale: string[] = [];
     for (const { type, data, stream, recordedAt } of events) {

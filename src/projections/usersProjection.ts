@@ -6,6 +6,7 @@ export const usersProjection: Projection = {
   name: 'users',
   version: 1,
   tables: ['rm_users'],
+  eventTypes: ['UserRegistered', 'UserProfileUpdated', 'UserDeactivated'],
   async apply(events, tx) {
     const stale: string[] = [];
     for (const { type, data, stream } of events) {
