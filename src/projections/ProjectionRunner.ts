@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
+import { GENERATION_SCOPE } from '../queries/QueryCache.ts';
 import { EventFeed } from './EventFeed.ts';
 import type { Projection } from './Projection.ts';
 import { rebuildProjections } from './rebuildProjections.ts';
@@ -20,9 +21,6 @@ export interface ProjectionStatus {
   /** when the log recorded the newest event this projection has applied (null: none yet) */
   checkpointRecordedAt: string | null;
 }
-
-/** The cache scope every cached answer depends on: bumped when a read model was swapped for a rebuilt one. */
-export const GENERATION_SCOPE = 'projections';
 
 /** events per batch at most: large while catching up, a live batch is whatever arrived meanwhile */
 const BATCH = 5000;

@@ -38,6 +38,9 @@ interface Stored<T> {
   value: T;
 }
 
+/** A scope every answer depends on: bumped when a read model is swapped for a rebuilt one (src/projections/rebuildProjections.ts). */
+export const GENERATION_SCOPE = 'generation';
+
 /**
  * Answers from the cache when it holds an answer computed under the current scope versions that
  * is at least as recent as `minPosition`; otherwise computes the answer and stores it with the
@@ -45,7 +48,7 @@ interface Stored<T> {
  */
 export async function cached<T>(cache: QueryCache, read: CachedRead, compute: () => Promise<T>): Promise<T> {
   const key = cacheKey(read.key, read.scopes);
-  const { value, versions } = await cache.lookup(key, read.scopes);
+  const { value, versions } = await cache.lookup(key, [GENERATION_SCOPE, ...read.scopes]);
   if (!versions) return compute();
   const hit = parse<T>(value);
   if (hit && sameVersions(hit.versions, versions) && (read.minPosition === undefined || BigInt(hit.position) >= read.minPosition)) return hit.value;
