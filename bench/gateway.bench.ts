@@ -98,6 +98,7 @@ async function runStep({ id, rate, seconds, chats, groupSize, drainMs }) {
   let ok = 0, refused = 0, failed = 0, answered = 0;
   const refusals = {};
   const started = now();
+  const cpu = process.cpuUsage();
   let sent = 0;
   await new Promise((resolve) => {
     const tick = () => {
@@ -135,6 +136,7 @@ async function runStep({ id, rate, seconds, chats, groupSize, drainMs }) {
     received: step.received, expected: expected(), lost, extra,
     p50: pct(latencies, 50), p99: pct(latencies, 99), max: latencies[latencies.length - 1] ?? NaN,
     ackP50: pct(acks, 50), ackP99: pct(acks, 99),
+    cpuMs: (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpu)),
   };
   step = null;
   return result;
@@ -190,6 +192,22 @@ function openFilesLimit(): number {
     .find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s{2,}/)[1];
   return soft && /^\d+$/.test(soft) ? Number(soft) : Infinity;
+}
+
+/** CPU time (ms) each Postgres backend serving `url`'s database has used so far, by pid; empty where /proc is not. */
+async function postgresCpu(url: string): Promise<Map<number, number>> {
+  const { rows } = await adminQuery(url, 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  const used = new Map<number, number>();
+  for (const { pid } of rows as { pid: number }[]) {
+    try {
+      // fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (10 ms)
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // not on this machine's /proc, or gone
+    }
+  }
+  return used;
 }
 
 v8.setFlagsFromString('--expose-gc');
@@ -358,15 +376,18 @@ export const gatewayBench: Bench = async ({ freshDatabase, log }) => {
 
     // where the time goes, seen from the backend: when each message was recorded in the log (Postgres's clock) and
     // when the last projection committed it (then PushRelease pushes it), against the send time in its content
-    const stages = { recorded: [] as number[], projected: [] as number[] };
+    const stages = { recorded: [] as number[], projected: [] as number[], byProjection: new Map<string, number[]>() };
     const seen = new Map<bigint, number>();
     const projections = backend.projections!.projections.length;
-    backend.projections!.onProjected((_projection, events) => {
+    backend.projections!.onProjected((projection, events) => {
       const at = performance.timeOrigin + performance.now();
+      let own = stages.byProjection.get(projection.name);
+      if (!own) stages.byProjection.set(projection.name, (own = []));
       for (const e of events) {
         const content = e.type === 'MessagePosted' ? (e.data as EventData<'MessagePosted'>).content : '';
         if (!content.startsWith('bench ')) continue;
         const sent = Number(content.split(' ')[3]);
+        own.push(at - sent);
         const n = (seen.get(e.position) ?? 0) + 1;
         if (n === 1) stages.recorded.push((parseIsoMicros(e.recordedAt) ?? NaN) / 1000 - sent);
         if (n < projections) seen.set(e.position, n);
@@ -387,8 +408,18 @@ export const gatewayBench: Bench = async ({ freshDatabase, log }) => {
       log(`deliveries: ${fmt(rate)} messages/s for ${STEP_SECONDS} s`);
       stages.recorded = [];
       stages.projected = [];
+      stages.byProjection.clear();
+      const [cpuBefore, pgBefore] = [process.cpuUsage(), await postgresCpu(url)];
       const r = await clients.ask<any>({ type: 'step', id: i + 1, rate, seconds: STEP_SECONDS, chats: chatOf, groupSize: GROUP_SIZE, drainMs: DRAIN_MS });
+      const backendCpu = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpuBefore));
+      let postgresMs = 0;
+      for (const [pid, ms] of await postgresCpu(url)) postgresMs += ms - (pgBefore.get(pid) ?? 0);
       const [recorded, projected] = [stage(stages.recorded), stage(stages.projected)];
+      const perProjection = [...stages.byProjection]
+        .map(([name, list]) => ({ name, p99: stage(list).p99 }))
+        .sort((a, b) => b.p99 - a.p99)
+        .map(({ name, p99 }) => `${name} ${p99.toFixed(0)}`)
+        .join(', ');
       const name = `${fmt(rate)} msgs/s (${fmt(rate * GROUP_SIZE)} deliveries/s)`;
       const refusals = Object.entries(r.refusals as Record<string, number>).map(([code, n]) => `${fmt(n)}× ${code}`);
       const sendNote = `${fmt(r.total)} sent in ${r.sendSeconds.toFixed(1)} s, ${fmt(r.ok)} acknowledged${refusals.length ? `, refused ${refusals.join(', ')}` : ''}${r.failed ? `, ${fmt(r.failed)} ack timeouts` : ''}${r.unanswered ? `, ${fmt(r.unanswered)} unanswered` : ''}`;
@@ -409,7 +440,14 @@ export const gatewayBench: Bench = async ({ freshDatabase, log }) => {
           case: `${name}: delivery p99`,
           value: r.p99,
           unit: 'ms',
-          note: `max ${r.max.toFixed(0)} ms; p99 from send: ack ${r.ackP99.toFixed(1)} ms, in the log ${recorded.p99.toFixed(1)} ms, committed by all projections ${projected.p99.toFixed(1)} ms${target}`,
+          note: `max ${r.max.toFixed(0)} ms; p99 from send: ack ${r.ackP99.toFixed(1)} ms, in the log ${recorded.p99.toFixed(1)} ms, committed by all projections ${projected.p99.toFixed(1)} ms (each projection's p99: ${perProjection} ms)${target}`,
+        },
+        {
+          bench,
+          case: `${name}: CPU per message`,
+          value: (backendCpu + r.cpuMs + postgresMs) / r.total,
+          unit: 'ms',
+          note: `backend ${(backendCpu / r.total).toFixed(2)} ms, clients ${(r.cpuMs / r.total).toFixed(2)} ms, Postgres ${(postgresMs / r.total).toFixed(2)} ms (Redis not counted) from the step's start until its last push: less noisy than latency on a shared machine; 2 cores give ${(2000 / rate).toFixed(2)} ms a message at this rate`,
         },
         {
           bench,

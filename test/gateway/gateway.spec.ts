@@ -87,6 +87,28 @@ describe('Socket.IO gateway (one process)', function () {
     expect(bobSocket.heard.get('new_message')!.map((p) => p.message.content)).to.deep.equal(['with bob']);
   });
 
+  it('sends each push once, in position order, to every socket of every member, also when many arrive at once', async () => {
+    const [ann, bob, cid] = [await registerUser(api), await registerUser(api), await registerUser(api)];
+    await befriend(ann, bob);
+    await befriend(ann, cid);
+    const group = (await ann.api.post('/api/chat/mychats/groups/', { name: 'burst' })).body.chat.uuid;
+    for (const user of [bob, cid]) await ann.api.post(`/api/chat/${group}/`, { user_uuid: user.id });
+    await backend.pushesSettled();
+    // two sockets of one user, and the other members'
+    const sockets = [await listen(ann.key), await listen(ann.key), await listen(bob.key), await listen(cid.key)];
+    await pause(600); // past the resume grace, so these pushes go out live
+    const posted = await Promise.all(Array.from({ length: 60 }, (_, i) => ann.api.post(`/api/chat/${group}/messages/`, { message: `burst ${i}` })));
+    const positions = posted.map((r) => BigInt(r.body.position)).sort((a, b) => (a < b ? -1 : 1));
+    for (const socket of sockets) await socket.waitFor('new_message', 60);
+    await backend.pushesSettled();
+    await pause(200);
+    for (const socket of sockets) {
+      const heard = socket.heard.get('new_message')!.filter((p) => p.chat === group);
+      expect(heard.map((p) => BigInt(p.position))).to.deep.equal(positions);
+      expect(new Set(heard.map((p) => p.message.content)).size).to.equal(60);
+    }
+  });
+
   it('replays what a client missed on resume, exactly once and in order, then goes on live', async () => {
     const [ann, bob] = [await registerUser(api), await registerUser(api)];
     const chat = await befriend(ann, bob);
@@ -176,5 +198,19 @@ describe('Socket.IO gateway (one process)', function () {
     expect(limited[0].error.code).to.equal('rate_limited');
     const stored = (await backend.eventStore.readStream(`chat-${chat}`)).filter((e) => e.type === 'MessagePosted');
     expect(stored).to.have.length(answers.filter((a) => a.ok).length);
+  });
+
+  it('counts each user on their own when several burst at once (their checks share one trip to the store)', async () => {
+    const [ann, bob] = [await registerUser(api), await registerUser(api)];
+    const chat = await befriend(ann, bob);
+    const [annSocket, bobSocket] = [await listen(ann.key), await listen(bob.key)];
+    await pause(1000 - (Date.now() % 1000)); // a burst within one second's window
+    const [annAnswers, bobAnswers] = await Promise.all(
+      [annSocket, bobSocket].map((socket) => Promise.all(Array.from({ length: 30 }, (_, i) => socket.call('new_message', { chat, message: `race ${i}` })))),
+    );
+    for (const answers of [annAnswers!, bobAnswers!]) {
+      expect(answers.filter((a) => a.ok === true)).to.have.length(20);
+      expect(answers.filter((a) => a.ok === false).map((a) => a.error.code)).to.deep.equal(Array(10).fill('rate_limited'));
+    }
   });
 });
