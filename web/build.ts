@@ -28,6 +28,11 @@ export async function buildWebClient(outdir: string = WEB_CLIENT_DIR): Promise<s
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const outdir = await buildWebClient();
-  console.log(`web client built into ${path.relative(process.cwd(), outdir) || '.'}`);
+  buildWebClient().then(
+    (outdir) => console.log(`web client built into ${path.relative(process.cwd(), outdir) || '.'}`),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
 }

@@ -60,6 +60,8 @@ export class ChatView {
 
   /** a posted message, pushed or acknowledged */
   messageArrived(message: Message): void {
+    // older than the pages loaded so far: paging back brings it, in its place
+    if (!this.older.hidden && this.rows.size > 0 && message.id < Math.min(...this.rows.keys())) return;
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     this.place(message);
     this.stopTyping(message.author_id);
@@ -149,9 +151,9 @@ export class ChatView {
     const shown = this.rows.get(message.id);
     this.rows.set(message.id, row);
     if (shown) return shown.replaceWith(row);
-    const after = [...this.rows.keys()].filter((id) => id > message.id && id !== message.id).sort((a, b) => a - b)[0];
-    const next = after === undefined ? null : this.rows.get(after)!;
-    this.list.insertBefore(row, next && next.isConnected ? next : null);
+    // ids grow with time within a chat: the row goes before the next larger id, if any
+    const after = Math.min(...[...this.rows.keys()].filter((id) => id > message.id));
+    this.list.insertBefore(row, Number.isFinite(after) ? this.rows.get(after)! : null);
   }
 
   private row(message: Message): HTMLLIElement {
