@@ -5,6 +5,7 @@ import type { ProjectionProgress } from '../projections/checkpointProgress.ts';
 import type { Queries } from '../queries/createQueries.ts';
 import type { QueryCache } from '../queries/QueryCache.ts';
 import type { EventStore } from '../eventstore/EventStore.ts';
+import { analyticsRoutes } from './routes/analyticsRoutes.ts';
 import { auditRoutes } from './routes/auditRoutes.ts';
 import { authRoutes } from './routes/authRoutes.ts';
 import { chatRoutes } from './routes/chatRoutes.ts';
@@ -28,6 +29,7 @@ export function apiRoutes({ commands, identity, google, queries, cache, progress
     ...userRoutes(commands.users, commands.friendships),
     ...chatRoutes(commands.chats),
     ...auditRoutes(eventStore, commands.users),
+    ...analyticsRoutes({ queries, users: commands.users, progress }),
     ...queryRoutes({ queries, cache, progress }),
   ];
 }

@@ -48,36 +48,50 @@ export interface ChatDay {
   active_users: number;
 }
 
-export interface ChatDailyRequest extends DayRange, PageRequest {
+export interface ChatDayFilter extends DayRange {
   chat?: string | undefined;
 }
+
+export interface ChatDailyRequest extends ChatDayFilter, PageRequest {}
 
 export interface ChatDaily extends Page<ChatDay> {
   /** over the whole range, not only this page: messages, and distinct authors (not a sum of days) */
   totals: { messages: number; active_users: number };
 }
 
+export type Totals = ChatDaily['totals'];
+
+const WHERE = (chat: string | undefined) => `WHERE day BETWEEN :from AND :to ${chat ? 'AND chat_id = :chat' : ''}`;
+
 /** Read-only queries over the analytics read models (rm_analytics_chat_days, rm_analytics_chat_day_users). */
 export function analyticsQueries(knex: Knex) {
+  /** Per chat and UTC day with any message in the range, oldest day first; days without messages have no row. */
+  async function chatDays({ from, to, chat }: ChatDayFilter, { limit, offset }: PageRequest): Promise<ChatDay[]> {
+    const { rows } = await knex.raw(
+      `SELECT chat_id AS chat, to_char(day, 'YYYY-MM-DD') AS day, messages, active_users
+       FROM rm_analytics_chat_days ${WHERE(chat)} ORDER BY day, chat_id LIMIT :limit OFFSET :offset`,
+      { from, to, chat: chat ?? null, limit, offset },
+    );
+    return rows as ChatDay[];
+  }
+
+  /** How many chat days the range has, their messages, and the distinct authors over it. */
+  async function chatDayTotals({ from, to, chat }: ChatDayFilter): Promise<Totals & { count: number }> {
+    const bindings = { from, to, chat: chat ?? null };
+    const [days, authors] = await Promise.all([
+      knex.raw(`SELECT count(*)::integer AS count, coalesce(sum(messages), 0)::bigint AS messages FROM rm_analytics_chat_days ${WHERE(chat)}`, bindings),
+      knex.raw(`SELECT count(DISTINCT user_id)::integer AS active_users FROM rm_analytics_chat_day_users ${WHERE(chat)}`, bindings),
+    ]);
+    return { count: days.rows[0].count, messages: Number(days.rows[0].messages), active_users: authors.rows[0].active_users };
+  }
+
   return {
-    /** Per chat and UTC day with any message in the range, oldest day first; days without messages have no row. */
-    async chatDaily({ from, to, chat, limit, offset }: ChatDailyRequest): Promise<ChatDaily> {
-      const where = `WHERE day BETWEEN :from AND :to ${chat ? 'AND chat_id = :chat' : ''}`;
-      const bindings = { from, to, chat: chat ?? null, limit, offset };
-      const [rows, days, authors] = await Promise.all([
-        knex.raw(
-          `SELECT chat_id AS chat, to_char(day, 'YYYY-MM-DD') AS day, messages, active_users
-           FROM rm_analytics_chat_days ${where} ORDER BY day, chat_id LIMIT :limit OFFSET :offset`,
-          bindings,
-        ),
-        knex.raw(`SELECT count(*)::integer AS count, coalesce(sum(messages), 0)::bigint AS messages FROM rm_analytics_chat_days ${where}`, bindings),
-        knex.raw(`SELECT count(DISTINCT user_id)::integer AS active_users FROM rm_analytics_chat_day_users ${where}`, bindings),
-      ]);
-      return {
-        count: days.rows[0].count,
-        results: rows.rows as ChatDay[],
-        totals: { messages: Number(days.rows[0].messages), active_users: authors.rows[0].active_users },
-      };
+    chatDays,
+    chatDayTotals,
+    /** a page of chatDays with the totals of the whole range */
+    async chatDaily({ limit, offset, ...filter }: ChatDailyRequest): Promise<ChatDaily> {
+      const [results, { count, ...totals }] = await Promise.all([chatDays(filter, { limit, offset }), chatDayTotals(filter)]);
+      return { count, results, totals };
     },
   };
 }
