@@ -72,10 +72,20 @@ export const messagesProjection: Projection = {
         [JSON.stringify(inserts)],
       );
     }
-    for (const u of updates) {
-      await tx('rm_messages')
-        .where({ chat_id: u.chat_id, id: u.id })
-        .update(u.deleted ? { content: '', deleted: true } : { content: u.content, edited_at: u.edited_at });
+    if (updates.length > 0) {
+      // one row per message, as its changes in order leave it: the last content, the last edit's time, deleted once deleted
+      const folded = new Map<string, { chat_id: string; id: number; content: string; edited_at: string | null; deleted: boolean }>();
+      for (const u of updates) {
+        const key = `${u.chat_id}/${u.id}`;
+        const before = folded.get(key);
+        folded.set(key, { ...u, edited_at: u.deleted ? (before?.edited_at ?? null) : u.edited_at, deleted: u.deleted || (before?.deleted ?? false) });
+      }
+      await tx.raw(
+        `UPDATE rm_messages m SET content = u.content, edited_at = coalesce(u.edited_at, m.edited_at), deleted = m.deleted OR u.deleted
+         FROM jsonb_to_recordset(?::jsonb) AS u(chat_id uuid, id integer, content text, edited_at text, deleted boolean)
+         WHERE m.chat_id = u.chat_id AND m.id = u.id`,
+        [JSON.stringify([...folded.values()])],
+      );
     }
     return [...new Set([...inserts, ...updates].map((m) => `chat:${m.chat_id}`))];
   },
