@@ -1,7 +1,7 @@
 import type { DomainEvent, EventType } from '../events/catalog.ts';
 import { eventCatalog } from '../events/catalog.ts';
 import type { EventStore, NewEvent } from '../eventstore/EventStore.ts';
-import { DuplicateEventIdError, WrongExpectedRevisionError } from '../eventstore/errors.ts';
+import { DuplicateEventIdError, InvalidAppendError, WrongExpectedRevisionError } from '../eventstore/errors.ts';
 import { eventIds } from './eventIds.ts';
 
 export interface Aggregate<S, E extends DomainEvent> {
@@ -75,6 +75,11 @@ export class AggregateRepository<S, E extends DomainEvent> {
     return (await this.catchUp(stream, this.cache.get(stream))).state;
   }
 
+  /** The aggregate as this process last saw it (loaded when it has not): for answers, never for a rule's check. */
+  async known(stream: string): Promise<S> {
+    return (this.cache.get(stream) ?? (await this.catchUp(stream, undefined))).state;
+  }
+
   execute(stream: string, decide: (state: S) => E[], context: CommandContext): Promise<Executed<S, E>> {
     return new Promise((resolve, reject) => {
       const job = { decide, context, resolve, reject };
@@ -106,7 +111,8 @@ export class AggregateRepository<S, E extends DomainEvent> {
    * Decides the jobs in order, each on the state the ones before it leave, and appends all their
    * events at once: one round trip for the lot. A refusal stands only once the append it was
    * decided after has landed. Null when a job repeats an earlier command (its event ids are
-   * stored): nothing was written, and the jobs must run one by one.
+   * stored or in the group twice) or the store refuses the append as invalid: nothing was
+   * written, and the jobs must run one by one.
    */
   private async runTogether(stream: string, jobs: Job<S, E>[]): Promise<Outcome<S, E>[] | null> {
     let loaded = this.cache.get(stream) ?? (await this.catchUp(stream, undefined));
@@ -125,12 +131,15 @@ export class AggregateRepository<S, E extends DomainEvent> {
         return { events, state, upTo: all.length };
       });
       if (all.length === 0) return decided.map((d) => ('error' in d ? { ok: false, error: d.error } : { ok: true, executed: { state: d.state, events: d.events, position: null, repeated: false } }));
+      // the same client id twice in the group: the second is a repeat of the first
+      if (new Set(all.map((e) => e.id.toLowerCase())).size < all.length) return null;
       const expected = loaded.revision < 0n ? 'no_stream' : loaded.revision;
       let result;
       try {
         result = await this.store.append(stream, all, expected);
       } catch (error) {
-        if (error instanceof DuplicateEventIdError) return null;
+        // refused before anything was written: a repeat among the jobs, or one job's events the store refuses
+        if (error instanceof DuplicateEventIdError || error instanceof InvalidAppendError) return null;
         if (!(error instanceof WrongExpectedRevisionError) || tries === MAX_TRIES) throw error;
         loaded = await this.catchUp(stream, loaded);
         continue;

@@ -78,6 +78,21 @@ describe('aggregate repository', function () {
     );
   });
 
+  it('knows a stream it has seen without reading it, and loads one it has not', async () => {
+    const { store: watched, counter } = counting(fixture.store);
+    const repository = new AggregateRepository(watched, chat);
+    const chatId = randomUUID();
+    const stream = `chat-${chatId}`;
+    await repository.execute(stream, (state) => chat.decide({ type: 'CreateGroupChat', chatId, name: 'known', creator: ann, now: context().now }, state), context());
+    await post(repository, stream, 'hello');
+    counter.read = 0;
+    expect(((await repository.known(stream)) as chat.OpenChat).messages.size).to.equal(1);
+    expect(counter.read).to.equal(0);
+    const other = new AggregateRepository(watched, chat);
+    expect(((await other.known(stream)) as chat.OpenChat).lastMessage).to.equal('hello');
+    expect(counter.read).to.equal(2);
+  });
+
   describe('commands waiting on one stream, decided together', () => {
     async function newChat(repository: AggregateRepository<chat.Chat, chat.ChatEvent>) {
       const chatId = randomUUID();
@@ -129,17 +144,24 @@ describe('aggregate repository', function () {
       const stream = await newChat(repository);
       const once = randomUUID();
       const first = await postBy(repository, stream, ann, 'once', once);
+      const twice = randomUUID();
       const results = await Promise.all([
         post(repository, stream, 'busy'),
         postBy(repository, stream, ann, 'before', randomUUID()),
         postBy(repository, stream, ann, 'once', once),
+        postBy(repository, stream, ann, 'twice', twice),
+        postBy(repository, stream, ann, 'twice', twice),
         postBy(repository, stream, ann, 'after', randomUUID()),
       ]);
       expect(results[2]!.repeated).to.equal(true);
       expect(results[2]!.position).to.equal(first.position);
       expect(results[2]!.events[0]!.data).to.deep.equal(first.events[0]!.data);
+      // the same client id twice in one group: stored once, both answered alike
+      expect(results[4]!.repeated).to.equal(true);
+      expect(results[4]!.position).to.equal(results[3]!.position);
+      expect(results[4]!.events[0]!.data).to.deep.equal(results[3]!.events[0]!.data);
       const contents = (await fixture.store.readStream(stream)).filter((e) => e.type === 'MessagePosted').map((e) => (e.data as { content: string }).content);
-      expect(contents).to.deep.equal(['once', 'busy', 'before', 'after']);
+      expect(contents).to.deep.equal(['once', 'busy', 'before', 'twice', 'after']);
     });
 
     it('decides a whole group again when another process wrote to the stream meanwhile', async () => {

@@ -18,7 +18,8 @@ export function createChatCommands({ chats }: Repositories, users: UserCommands,
   }
 
   async function detail(chat: OpenChat, viewer: string) {
-    return chatDetail(chat, viewer, await users.publicUsers(chat.participants));
+    // participants as last seen here: an answer, not a rule, and no read per participant
+    return chatDetail(chat, viewer, await users.knownUsers(chat.participants));
   }
 
   return {

@@ -56,7 +56,7 @@ export function createFriendshipCommands({ friendships, invitations, chats }: Re
       );
       const chat = created.state as OpenChat;
       // a repeated acceptance finds the chat made already: its answer is the acceptance's position
-      return { chat: chatDetail(chat, by, await users.publicUsers(chat.participants)), position: created.position ?? accepted.position };
+      return { chat: chatDetail(chat, by, await users.knownUsers(chat.participants)), position: created.position ?? accepted.position };
     },
 
     async end(by: string, other: string, context: CommandContext) {

@@ -24,6 +24,16 @@ export function createUserCommands({ users, emails }: Repositories, identity: Id
       return Promise.all(userIds.map(async (id) => publicUser(await userOf(id))));
     },
 
+    /** For a command's answer: the users as this process knows them, without a read for each one it has seen. */
+    async knownUsers(userIds: readonly string[]): Promise<PublicUser[]> {
+      return Promise.all(
+        userIds.map(async (id) => {
+          const user = await users.known(streams.user(id));
+          return user.status === 'absent' ? publicUser(await userOf(id)) : publicUser(user);
+        }),
+      );
+    },
+
     /**
      * Reserves the email in its own stream (of any number of concurrent registrations of one
      * email exactly one wins there), keeps the password hash in the identity store, then
