@@ -8,11 +8,12 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embedded
 import { adminQuery, withDatabase } from '../test/support/services.ts';
 import { commandsBench } from './commands.bench.ts';
 import { eventStoreBench } from './eventStore.bench.ts';
+import { exportBench } from './export.bench.ts';
 import { gatewayBench } from './gateway.bench.ts';
 import { formatTable, type Bench, type BenchRow } from './harness.ts';
 import { readSideBench } from './readSide.bench.ts';
 
-const benches: Record<string, Bench> = { eventstore: eventStoreBench, commands: commandsBench, readside: readSideBench, gateway: gatewayBench };
+const benches: Record<string, Bench> = { eventstore: eventStoreBench, commands: commandsBench, readside: readSideBench, gateway: gatewayBench, export: exportBench };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

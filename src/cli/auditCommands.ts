@@ -1,6 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { auditChat } from '../audit/auditChat.ts';
-import { exportEvents } from '../audit/exportEvents.ts';
+import { exportEvents, storeEventLines } from '../audit/exportEvents.ts';
+import { postgresEventLines } from '../audit/postgresEventLines.ts';
 import type { ChatAudit } from '../audit/replayChat.ts';
 import { verifyLog, verifyOneStream, type VerifyReport } from '../audit/verifyLog.ts';
 import { isoMicros, nowMicros, parseIsoMicros, type Micros } from '../events/time.ts';
@@ -148,11 +149,18 @@ export const auditCommands: CliCommand[] = [
       if (from > to) throw new CliUsageError('--from is after --to');
       const chat = options.chat === undefined ? undefined : chatId(typeof options.chat === 'string' ? options.chat : undefined);
       const path = options.out as string;
-      const { eventStore } = await context.connect();
+      const { eventStore, databaseUrl } = await context.connect();
+      // the Postgres event store has a faster reader of the same lines; EventStoreDB goes through the port
+      const reader = context.config.EVENTSTORE_URL ? { lines: storeEventLines(eventStore), close: async () => {} } : postgresEventLines(databaseUrl);
       const started = performance.now();
-      const count = await exportEvents(eventStore, { from, to, chat }, createWriteStream(path));
+      let count: number;
+      try {
+        count = await exportEvents(reader.lines({ from, to, chat }), createWriteStream(path));
+      } finally {
+        await reader.close();
+      }
       const seconds = (performance.now() - started) / 1000;
-      write(context, `${count} events exported to ${path} in ${seconds.toFixed(1)} s`);
+      write(context, `${count} events exported to ${path} in ${seconds.toFixed(2)} s (${Math.round(count / seconds)} events/s)`);
       return 0;
     },
   },
