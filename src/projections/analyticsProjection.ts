@@ -43,6 +43,7 @@ export const analyticsProjection: Projection = {
   name: 'analytics',
   version: 1,
   tables: ['rm_analytics_chat_days', 'rm_analytics_chat_day_users'],
+  eventTypes: ['MessagePosted'],
   async apply(events, tx) {
     const rows = authorDays(events);
     if (rows.length === 0) return [];

@@ -7,6 +7,7 @@ import { createLogger } from '../../src/log.ts';
 import { allProjections } from '../../src/projections/allProjections.ts';
 import { analyticsProjection, authorDays } from '../../src/projections/analyticsProjection.ts';
 import { ProjectionRunner } from '../../src/projections/ProjectionRunner.ts';
+import { rebuildProjections } from '../../src/projections/rebuildProjections.ts';
 import { ADMIN_APPLICATION, adminQuery, eventStoreFixture } from '../support/services.ts';
 import { appendChatHistory, chatEvent, expectedDays, users, type Posted } from './chatHistory.ts';
 
@@ -190,6 +191,32 @@ describe('analytics projection', function () {
         expect(last).to.deep.equal([{ messages: 7, active_users: 3 }]);
       } finally {
         await after.stop();
+        await knex.destroy();
+      }
+    });
+  });
+
+  describe('rebuilt in shadow tables', () => {
+    const fixture = eventStoreFixture();
+
+    it('ends with the same counts and its checkpoint at the head', async () => {
+      const authors = users(4);
+      const posted = await appendChatHistory(
+        fixture.store,
+        randomUUID(),
+        authors,
+        Array.from({ length: 300 }, (_, i) => ({ author: authors[i % 4]!, at: new Date(Date.parse('2026-07-01T00:00:00Z') + i * 1_200_000).toISOString() })),
+      );
+      const knex = createKnex(fixture.db.url);
+      try {
+        // live tables holding something wrong: the rebuild must replace them, not add to them
+        await knex.raw(`INSERT INTO rm_analytics_chat_days VALUES ('${randomUUID()}', '2026-07-01', 99, 99)`);
+        const { position } = await rebuildProjections({ knex, store: fixture.store, databaseUrl: fixture.db.url, projections: [analyticsProjection], log: createLogger('silent') });
+        expect(position).to.equal(await fixture.store.headPosition());
+        expect((await adminQuery(fixture.db.url, DAYS_SQL)).rows).to.deep.equal(expectedDays(posted));
+        const checkpoint = (await adminQuery(fixture.db.url, `SELECT version, position FROM projection_checkpoints WHERE name = 'analytics'`)).rows;
+        expect(checkpoint).to.deep.equal([{ version: analyticsProjection.version, position: String(position) }]);
+      } finally {
         await knex.destroy();
       }
     });
