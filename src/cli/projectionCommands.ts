@@ -54,11 +54,9 @@ function progressReporter(err: CliContext['err']) {
       const now = performance.now();
       const seconds = (now - started) / 1000;
       const rate = seconds > 0 ? p.events / seconds : 0;
-      const total = Number(p.head);
-      const done = total > 0 ? Math.min(1, Number(p.position) / total) : 1;
+      const done = p.share;
       const phaseChanged = p.phase !== lastPhase;
       lastPhase = p.phase;
-      // positions are not dense, so the share of the head's position stands in for the share of events
       const eta = p.phase === 'loading' && done > 0 && done < 1 ? `ETA ${Math.ceil((seconds / done) * (1 - done))} s` : '';
       const text = `${p.phase.padEnd(8)} ${fmt(p.events)} events  ${fmt(Math.round(rate))} events/s  ${(done * 100).toFixed(0)}%  ${eta}`.trimEnd();
       if (err.isTTY) {

@@ -19,6 +19,8 @@ export interface RebuildProgress {
   position: bigint;
   /** the log's head when loading began */
   head: bigint;
+  /** about how much of the log up to that head is read, 0 to 1 (positions are not dense: their share of the range) */
+  share: number;
 }
 
 export interface RebuildOptions {
@@ -77,19 +79,22 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
 
     const head = await store.headPosition();
     let position = 0n;
+    let first: bigint | null = null;
     let events = 0;
+    const share = () => (first === null || head <= first ? (position >= head ? 1 : 0) : Math.min(1, Number(position - first) / Number(head - first)));
     const load = async (phase: RebuildProgress['phase']) => {
       for await (const page of pages(store, position, options.shouldStop)) {
+        first ??= page[0]!.position;
         await Promise.all(projections.map((p) => applyInShadow(knex, p, page)));
         position = page[page.length - 1]!.position;
         events += page.length;
-        report({ phase, events, position, head });
+        report({ phase, events, position, head, share: share() });
       }
     };
-    report({ phase: 'loading', events, position, head });
+    report({ phase: 'loading', events, position, head, share: 0 });
     await load('loading');
 
-    report({ phase: 'indexing', events, position, head });
+    report({ phase: 'indexing', events, position, head, share: share() });
     for (const [projection, indexes] of deferred) {
       for (const index of indexes) await knex.raw(index.definition);
       for (const table of projection.tables) await knex.raw(`ANALYZE ${shadowSchema(projection)}.${table}`);
@@ -97,7 +102,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     // what arrived while indexing, so the swap's transaction has little left to do
     await load('indexing');
 
-    report({ phase: 'swapping', events, position, head });
+    report({ phase: 'swapping', events, position, head, share: 1 });
     await ensureCheckpointRows(knex, projections);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -113,7 +118,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
       }
     }
     for (const projection of projections) await knex.raw(`DROP SCHEMA IF EXISTS ${retiredSchema(projection)}, ${shadowSchema(projection)} CASCADE`);
-    report({ phase: 'done', events, position, head });
+    report({ phase: 'done', events, position, head, share: 1 });
     log.info({ projections: projections.map((p) => p.name), events, position: String(position) }, 'projections rebuilt and swapped in');
     return { events, position };
   } finally {
