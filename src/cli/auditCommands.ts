@@ -38,32 +38,48 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-/** The replayed chat for people: who is in it, who was, each message with its history, and the activity. */
-export function chatAuditText(audit: ChatAudit): string {
+const UUIDS = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
+/** Every user id the replay mentions. */
+function userIdsOf(audit: ChatAudit): string[] {
+  const ids = new Set<string>([audit.created_by, ...(audit.admin ? [audit.admin] : [])]);
+  for (const m of audit.memberships) [m.user_id, m.added_by, m.ended?.by].forEach((id) => id && ids.add(id));
+  for (const m of audit.messages) [m.author_id, ...m.history.map((h) => h.by)].forEach((id) => ids.add(id));
+  for (const a of audit.activity) ids.add(a.actor);
+  return [...ids].filter((id) => /^[0-9a-f-]{36}$/.test(id));
+}
+
+/**
+ * The replayed chat for people: who is in it, who was, each message with its history, and the
+ * activity. Users appear by name where `names` knows them, with a legend of their ids.
+ */
+export function chatAuditText(audit: ChatAudit, names: ReadonlyMap<string, string> = new Map()): string {
+  const who = (id: string | null) => (id === null ? '(none)' : (names.get(id) ?? id));
+  const inText = (text: string) => text.replace(UUIDS, (id) => names.get(id) ?? id);
   const former = audit.memberships.filter((m) => m.ended);
   const sections = [
     `chat ${audit.uuid} as of ${audit.as_of} (revision ${audit.revision}, position ${audit.position})`,
-    `  ${audit.is_group_chat ? `group chat "${audit.name}", admin ${audit.admin ?? '(none)'}` : 'private chat'}; created ${audit.created} by ${audit.created_by}`,
+    `  ${audit.is_group_chat ? `group chat "${audit.name}", admin ${who(audit.admin)}` : 'private chat'}; created ${audit.created} by ${who(audit.created_by)}`,
     '',
     'participants',
     table(
       ['user', 'added by', 'added at', 'read up to'],
-      audit.participants.map((p) => [p.user_id, p.added_by, p.added_at, `#${p.read_up_to}`]),
+      audit.participants.map((p) => [who(p.user_id), who(p.added_by), p.added_at, `#${p.read_up_to}`]),
     ),
     '',
     'former participants',
     table(
       ['user', 'added by', 'added at', 'ended', 'by', 'at'],
-      former.map((m) => [m.user_id, m.added_by, m.added_at, m.ended!.how, m.ended!.by, m.ended!.at]),
+      former.map((m) => [who(m.user_id), who(m.added_by), m.added_at, m.ended!.how, who(m.ended!.by), m.ended!.at]),
     ),
     '',
     'messages',
     table(
       ['#', 'author', 'time_stamp', 'state', 'content / history'],
       audit.messages.flatMap((m) => [
-        [`${m.id}`, m.author_id, m.time_stamp, m.deleted ? 'deleted' : m.edited_at ? 'edited' : '', JSON.stringify(m.content)],
+        [`${m.id}`, who(m.author_id), m.time_stamp, m.deleted ? 'deleted' : m.edited_at ? 'edited' : '', JSON.stringify(m.content)],
         ...(m.history.length > 1
-          ? m.history.map((h) => ['', '', '', '', `${h.change} by ${h.by} at ${h.at}${h.content === null ? '' : `: ${JSON.stringify(h.content)}`}`])
+          ? m.history.map((h) => ['', '', '', '', `${h.change} by ${who(h.by)} at ${h.at}${h.content === null ? '' : `: ${JSON.stringify(h.content)}`}`])
           : []),
       ]),
     ),
@@ -71,9 +87,11 @@ export function chatAuditText(audit: ChatAudit): string {
     'activity',
     table(
       ['revision', 'position', 'recorded at', 'what'],
-      audit.activity.map((a) => [a.revision, a.position, a.recorded_at, a.summary]),
+      audit.activity.map((a) => [a.revision, a.position, a.recorded_at, inText(a.summary)]),
     ),
   ];
+  const named = userIdsOf(audit).filter((id) => names.has(id));
+  if (named.length > 0) sections.push('', 'users', table(['name', 'id'], named.map((id) => [names.get(id)!, id])));
   return sections.join('\n');
 }
 
@@ -94,13 +112,19 @@ export const auditCommands: CliCommand[] = [
       const chat = chatId(positionals[0]);
       noMorePositionals(positionals, 1);
       const asOf = options['as-of'] === undefined ? nowMicros() : parseTime('as-of', options['as-of']);
-      const { eventStore } = await context.connect();
+      const { eventStore, knex } = await context.connect();
       const audit = await auditChat(eventStore, chat, asOf);
       if (!audit) {
         context.err.write(`no chat ${chat} in the log as of ${isoMicros(asOf)}\n`);
         return 1;
       }
-      write(context, options.json ? JSON.stringify(audit, null, 2) : chatAuditText(audit));
+      if (options.json) {
+        write(context, JSON.stringify(audit, null, 2));
+        return 0;
+      }
+      // names for people from the users read model (today's names); the log's ids stay in the legend
+      const rows = await knex('rm_users').whereIn('uuid', userIdsOf(audit)).select<{ uuid: string; username: string }[]>('uuid', 'username');
+      write(context, chatAuditText(audit, new Map(rows.map((row) => [row.uuid, row.username]))));
       return 0;
     },
   },

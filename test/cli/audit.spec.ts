@@ -164,7 +164,9 @@ describe('audit: chat replay, hash chains, export, roles (CLI and REST)', functi
       const run = await cli('audit', 'chat', chat);
       expect(run.status, run.stderr).to.equal(0);
       expect(run.stdout).to.contain(`chat ${chat}`).and.contain('group chat "plans, final"').and.contain('former participants').and.contain('"final text"');
-      expect(run.stdout).to.contain(`${ann.id} removed ${cid.id}`).and.contain(`edited by ${ann.id}`);
+      // users by name, with a legend of their ids
+      expect(run.stdout).to.contain('ann removed cid').and.contain('edited by ann').and.contain('deleted by bob');
+      expect(run.stdout).to.match(new RegExp(`^  ann +${ann.id}$`, 'm'));
     });
 
     it('before the chat existed, or for an unknown chat: a clear message, exit 1', async () => {
