@@ -229,6 +229,21 @@ describe('web client in Chromium', function () {
     expect(await shown()).to.equal('');
   });
 
+  it('reconnects after the server drops its sockets, and shows what was posted meanwhile, once', async () => {
+    const chat = (await bob.page.locator('.chat-link', { hasText: alice.name }).getAttribute('data-chat'))!;
+    await sees(bob, '.chat h2', alice.name);
+    backend.io!.disconnectSockets(true);
+    await bob.page.locator('.status.offline').waitFor(WAIT);
+    const meanwhile = `Posted while you were away ${run}`;
+    expect((await api.as((await keyOf(alice))!).post(`/api/chat/${chat}/messages/`, { message: meanwhile })).status).to.equal(201);
+    await bob.page.locator('.status.online').waitFor(WAIT);
+    await sees(bob, '.message .content', meanwhile);
+    // and live delivery works again after the reconnect
+    await send(alice, `Back live ${run}`);
+    await sees(bob, '.message .content', `Back live ${run}`);
+    expect((await messageTexts(bob)).filter((text) => text === meanwhile)).to.have.length(1);
+  });
+
   it('shows the server’s error for a wrong password, and logs in with the right one', async () => {
     const said = await api.post('/api/rest-auth/login/', { email: alice.email, password: 'wrong password' });
     expect(said.status).to.equal(400);

@@ -27,7 +27,11 @@ export class Live {
       handlers.status('online');
       if (this.position !== null) void this.request('resume', { since: String(this.position) }).catch(() => {});
     });
-    this.socket.on('disconnect', () => handlers.status('offline'));
+    this.socket.on('disconnect', (reason) => {
+      handlers.status('offline');
+      // a server going down for a deploy drops its sockets; Socket.IO leaves reconnecting to us then
+      if (reason === 'io server disconnect') setTimeout(() => this.socket.connect(), 1000 + Math.random() * 2000);
+    });
     this.socket.on('connect_error', (error) => handlers.status(error.message === 'unauthorized' ? 'unauthorized' : 'offline'));
     for (const event of PUSHES) this.socket.on(event, (push: Pushes[typeof event]) => this.receive(event, push));
     this.socket.on('typing', (signal: { chat: string; user: string }) => handlers.typing(signal));

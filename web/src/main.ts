@@ -57,8 +57,11 @@ function showSignedIn(me: User): void {
     status(status) {
       sidebar.setStatus(status);
       if (status === 'unauthorized') return logout();
-      // resume replays what the socket missed; the lists catch up on what came before it
-      if (status === 'online' && wasOffline) void sidebar.load().catch((problem: unknown) => showError(error, problem));
+      // resume replays what the socket missed once it heard a push; before that, ask again
+      if (status === 'online' && wasOffline) {
+        void sidebar.load().catch((problem: unknown) => showError(error, problem));
+        if (view) void open(view.chat);
+      }
       wasOffline = status !== 'online';
     },
   });
