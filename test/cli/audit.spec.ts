@@ -305,6 +305,7 @@ describe('audit: chat replay, hash chains, export, roles (CLI and REST)', functi
         expect((await bad(`${streamPath()}?limit=5000`, 400, 'invalid')).fields).to.have.property('limit');
         expect((await bad(`${streamPath()}?limit=abc`, 400, 'invalid')).fields).to.have.property('limit');
         expect((await bad(`${streamPath()}?from=-1`, 400, 'invalid')).fields).to.have.property('from');
+        expect((await bad(`${streamPath()}?from=99999999999999999999`, 400, 'invalid')).fields).to.have.property('from');
         await bad('/api/audit/streams/not-a-stream/events/', 404, 'not_found');
         await bad(`/api/audit/streams/chat-${randomUUID()}/events/`, 404, 'stream_not_found');
         await bad('/api/audit/chats/12345/', 404, 'not_found');

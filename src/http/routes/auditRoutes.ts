@@ -94,7 +94,8 @@ export function auditRoutes(store: EventStore, users: Pick<UserCommands, 'hasRol
       tags,
       params: z.object({ stream: z.string().regex(STREAM).openapi({ example: 'chat-6f1c2a4e-0000-4000-8000-000000000000' }) }),
       query: z.object({
-        from: digits.optional().openapi({ description: 'first revision to answer (default 0)' }),
+        // at most 18 digits: a revision is a Postgres bigint
+        from: z.string().regex(/^\d{1,18}$/, 'Enter a revision: a whole number of at most 18 digits.').optional().openapi({ description: 'first revision to answer (default 0)' }),
         limit: z
           .string()
           .regex(/^\d*$/, 'Enter a whole number.')
