@@ -69,7 +69,8 @@ export class Pusher {
   private async membersAfter(chat: string, type: string, data: unknown): Promise<Set<string>> {
     let members = this.members.get(chat);
     if (!members) {
-      members = new Set(await this.sources.members(chat));
+      // a new chat's members are in its first event; the read model may already be further on (later joiners)
+      members = new Set(type === 'ChatCreated' ? [] : await this.sources.members(chat));
       this.members.set(chat, members);
     }
     if (!MEMBERSHIP.has(type)) return members;
