@@ -148,7 +148,7 @@ export const chatsProjection: Projection = {
     if (rows.length > 0) {
       await tx.raw(
         `INSERT INTO rm_chats (uuid, name, is_group_chat, admin, created, last_activity, last_message, message_count)
-         SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(uuid uuid, name text, is_group_chat boolean, admin uuid, created text, last_activity bigint, last_message text, message_count integer)
+         SELECT * FROM json_to_recordset(?::json) AS r(uuid uuid, name text, is_group_chat boolean, admin uuid, created text, last_activity bigint, last_message text, message_count integer)
          ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, admin = excluded.admin, last_activity = excluded.last_activity,
            last_message = excluded.last_message, message_count = excluded.message_count`,
         [JSON.stringify(rows)],
@@ -161,7 +161,7 @@ export const chatsProjection: Projection = {
     if (upserts.length > 0) {
       await tx.raw(
         `INSERT INTO rm_chat_members (chat_id, user_id, read_up_to)
-         SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(chat_id uuid, user_id uuid, read_up_to integer)
+         SELECT * FROM json_to_recordset(?::json) AS r(chat_id uuid, user_id uuid, read_up_to integer)
          ON CONFLICT (chat_id, user_id) DO UPDATE SET read_up_to = excluded.read_up_to`,
         [JSON.stringify(upserts)],
       );

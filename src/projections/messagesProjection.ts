@@ -66,7 +66,7 @@ export const messagesProjection: Projection = {
     if (inserts.length > 0) {
       await tx.raw(
         `INSERT INTO rm_messages (chat_id, id, author_id, content, time_stamp, edited_at, deleted)
-         SELECT * FROM jsonb_to_recordset(?::jsonb)
+         SELECT * FROM json_to_recordset(?::json)
            AS r(chat_id uuid, id integer, author_id uuid, content text, time_stamp bigint, edited_at text, deleted boolean)
          ON CONFLICT (chat_id, id) DO NOTHING`,
         [JSON.stringify(inserts)],
@@ -82,7 +82,7 @@ export const messagesProjection: Projection = {
       }
       await tx.raw(
         `UPDATE rm_messages m SET content = u.content, edited_at = coalesce(u.edited_at, m.edited_at), deleted = m.deleted OR u.deleted
-         FROM jsonb_to_recordset(?::jsonb) AS u(chat_id uuid, id integer, content text, edited_at text, deleted boolean)
+         FROM json_to_recordset(?::json) AS u(chat_id uuid, id integer, content text, edited_at text, deleted boolean)
          WHERE m.chat_id = u.chat_id AND m.id = u.id`,
         [JSON.stringify([...folded.values()])],
       );

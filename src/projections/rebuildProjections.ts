@@ -11,6 +11,7 @@ const PAGE = 8192;
 /** the swap waits at most this long for a table lock, then lets the readers go and tries again */
 const SWAP_LOCK_TIMEOUT_MS = 200;
 const SWAP_ATTEMPTS = 50;
+const INDEX_BUILD_MEMORY = '256MB';
 
 export interface RebuildProgress {
   phase: 'loading' | 'indexing' | 'swapping' | 'done';
@@ -96,7 +97,11 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
 
     report({ phase: 'indexing', events, position, head, share: share() });
     for (const [projection, indexes] of deferred) {
-      for (const index of indexes) await knex.raw(index.definition);
+      await knex.transaction(async (tx) => {
+        // sorting a GIN index's entries in memory rather than in runs on disk
+        await tx.raw(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
+        for (const index of indexes) await tx.raw(index.definition);
+      });
       for (const table of projection.tables) await knex.raw(`ANALYZE ${shadowSchema(projection)}.${table}`);
     }
     // what arrived while indexing, so the swap's transaction has little left to do
@@ -134,6 +139,9 @@ async function createShadow(knex: Knex, projection: Projection): Promise<IndexDe
   const later: IndexDefinition[] = [];
   for (const table of projection.tables) {
     await knex.raw(`CREATE TABLE ${shadow}.${table} (LIKE ${LIVE_SCHEMA}.${table} INCLUDING ALL EXCLUDING INDEXES)`);
+    // LIKE copies columns, not the table's storage parameters (fillfactor, say)
+    const { rows } = await knex.raw<{ rows: { options: string[] | null }[] }>('SELECT reloptions AS options FROM pg_class WHERE oid = (? || \'.\' || ?)::regclass', [LIVE_SCHEMA, table]);
+    if (rows[0]?.options?.length) await knex.raw(`ALTER TABLE ${shadow}.${table} SET (${rows[0].options.join(', ')})`);
     for (const index of await indexesOf(knex, table)) {
       const definition = index.definition.replace(` ON ${LIVE_SCHEMA}.`, ` ON ${shadow}.`).replace(` ON ONLY ${LIVE_SCHEMA}.`, ` ON ONLY ${shadow}.`);
       if (!index.constraint) {

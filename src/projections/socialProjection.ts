@@ -101,26 +101,26 @@ export const socialProjection: Projection = {
   async apply(events, tx) {
     const writes = socialWrites(events);
     if (writes.statuses.length > 0) {
-      await tx.raw(`UPDATE rm_invitations i SET status = u.status FROM jsonb_to_recordset(?::jsonb) AS u(id uuid, status text) WHERE i.id = u.id`, [JSON.stringify(writes.statuses)]);
+      await tx.raw(`UPDATE rm_invitations i SET status = u.status FROM json_to_recordset(?::json) AS u(id uuid, status text) WHERE i.id = u.id`, [JSON.stringify(writes.statuses)]);
     }
     if (writes.invitations.length > 0) {
       await tx.raw(
         `INSERT INTO rm_invitations (id, from_id, to_id, created, status)
-         SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, from_id uuid, to_id uuid, created text, status text)
+         SELECT * FROM json_to_recordset(?::json) AS r(id uuid, from_id uuid, to_id uuid, created text, status text)
          ON CONFLICT (id) DO NOTHING`,
         [JSON.stringify(writes.invitations)],
       );
     }
     if (writes.ended.length > 0) {
       await tx.raw(
-        `DELETE FROM rm_friendships f USING jsonb_to_recordset(?::jsonb) AS d(user_id uuid, friend_id uuid) WHERE f.user_id = d.user_id AND f.friend_id = d.friend_id`,
+        `DELETE FROM rm_friendships f USING json_to_recordset(?::json) AS d(user_id uuid, friend_id uuid) WHERE f.user_id = d.user_id AND f.friend_id = d.friend_id`,
         [JSON.stringify(writes.ended)],
       );
     }
     if (writes.begun.length > 0) {
       await tx.raw(
         `INSERT INTO rm_friendships (user_id, friend_id, since)
-         SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(user_id uuid, friend_id uuid, since text)
+         SELECT * FROM json_to_recordset(?::json) AS r(user_id uuid, friend_id uuid, since text)
          ON CONFLICT (user_id, friend_id) DO NOTHING`,
         [JSON.stringify(writes.begun)],
       );

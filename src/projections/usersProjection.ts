@@ -13,7 +13,7 @@ async function insertUsers(tx: Knex.Transaction, rows: UserRow[]): Promise<void>
   if (rows.length === 0) return;
   await tx.raw(
     `INSERT INTO rm_users (uuid, username, email, date_joined)
-     SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(uuid uuid, username text, email text, date_joined text)
+     SELECT * FROM json_to_recordset(?::json) AS r(uuid uuid, username text, email text, date_joined text)
      ON CONFLICT (uuid) DO NOTHING`,
     [JSON.stringify(rows)],
   );
