@@ -12,8 +12,9 @@ import { exportBench } from './export.bench.ts';
 import { gatewayBench } from './gateway.bench.ts';
 import { formatTable, type Bench, type BenchRow } from './harness.ts';
 import { readSideBench } from './readSide.bench.ts';
+import { rebuildBench } from './rebuild.bench.ts';
 
-const benches: Record<string, Bench> = { eventstore: eventStoreBench, commands: commandsBench, readside: readSideBench, gateway: gatewayBench, export: exportBench };
+const benches: Record<string, Bench> = { eventstore: eventStoreBench, commands: commandsBench, readside: readSideBench, rebuild: rebuildBench, gateway: gatewayBench, export: exportBench };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
