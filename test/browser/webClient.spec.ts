@@ -42,6 +42,16 @@ describe('web client in Chromium', function () {
     alice = await person(`alice${run}`);
     bob = await person(`bob${run}`);
   });
+  // a failure leaves both pages' pictures and any error they show, to tell a slow push from a broken one
+  afterEach(async function () {
+    if (this.currentTest?.state !== 'failed' || !alice?.page || !bob?.page) return;
+    for (const who of [alice, bob]) {
+      const slug = (this.currentTest.title.split(/\W+/).slice(0, 5).join('-') || 'test').toLowerCase();
+      await screenshot(who, `failed-${slug}-${who === alice ? 'alice' : 'bob'}`).catch(() => {});
+      const errors = await who.page.locator('.error').allTextContents().catch(() => []);
+      if (errors.some(Boolean)) console.error(`[${who.name}] shows: ${errors.filter(Boolean).join(' | ')}`);
+    }
+  });
   after(async () => {
     await browser?.close();
     await backend?.close();
