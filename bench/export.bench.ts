@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,13 +9,13 @@ import { adminQuery } from '../test/support/services.ts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { seal } from '../src/eventstore/hashChain.ts';
 import type { Bench, BenchRow } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-/** Runs the CLI's export as its own process; its count and time as it reports them, and its peak RSS. */
-function runExportCli(entry: string[], databaseUrl: string, file: string): Promise<{ count: number; seconds: number; peakRss: number }> {
-  const args = [...entry, 'audit', 'export', '--from', '2000-01-01T00:00:00Z', '--to', 'now', '--out', file];
+/** Runs the CLI as its own process with `args` after node; its output, exit status and peak RSS (VmHWM from /proc). */
+function runCliProcess(args: string[], databaseUrl: string): Promise<{ status: number | null; stdout: string; stderr: string; peakRss: number }> {
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -27,27 +28,28 @@ function runExportCli(entry: string[], databaseUrl: string, file: string): Promi
       .then((status) => (peakRss = Math.max(peakRss, Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024)))
       .catch(() => {});
   }, 20);
-  return new Promise((resolve, reject) => {
+  return new Promise((resolve) => {
     child.once('close', (status) => {
       clearInterval(sampler);
-      const report = /^(\d+) events exported to .* in ([\d.]+) s/m.exec(stdout);
-      if (status !== 0 || !report) return reject(new Error(`audit export failed (${status}): ${stderr}${stdout}`));
-      resolve({ count: Number(report[1]), seconds: Number(report[2]), peakRss });
+      resolve({ status, stdout, stderr, peakRss });
     });
   });
 }
 
-/**
- * `audit export` of the whole log to a file, run as operators run it (its own process): events/s
- * as the command reports them and the process's peak resident memory, which must stay flat
- * however long the log; and the same export through the event store's port, for comparison.
- *
- * The log is written straight into es_events by SQL, a chunk per statement, rather than through
- * the event store (readSide.bench.ts's generator appends at a few tens of thousands of events/s:
- * half a minute or more for a million here). The rows have the shape and size of real ones —
- * MessagePosted in 10,000 chat streams, full metadata with hashes — but their hash chains are not
- * valid, which an export does not look at. BENCH_EXPORT_EVENTS sets the size (default 1,000,000).
- */
+/** The CLI's export: its count and time as it reports them, and its peak RSS. */
+async function runExportCli(entry: string[], databaseUrl: string, file: string) {
+  const run = await runCliProcess([...entry, 'audit', 'export', '--from', '2000-01-01T00:00:00Z', '--to', 'now', '--out', file], databaseUrl);
+  const report = /^(\d+) events exported to .* in ([\d.]+) s/m.exec(run.stdout);
+  if (run.status !== 0 || !report) throw new Error(`audit export failed (${run.status}): ${run.stderr}${run.stdout}`);
+  return { count: Number(report[1]), seconds: Number(report[2]), peakRss: run.peakRss };
+}
+
+async function runCliJson(args: string[], databaseUrl: string) {
+  const run = await runCliProcess(args, databaseUrl);
+  if (run.status !== 0) throw new Error(`${args.join(' ')} failed (${run.status}): ${run.stderr}${run.stdout.slice(0, 500)}`);
+  return { json: JSON.parse(run.stdout), peakRss: run.peakRss };
+}
+
 const EVENTS = Number(process.env.BENCH_EXPORT_EVENTS ?? 1_000_000);
 const CHATS = 10_000;
 const CHUNK = 100_000;
@@ -106,8 +108,59 @@ export const exportBench: Bench = async ({ freshDatabase, log }) => {
     } finally {
       await store.close();
     }
+    rows.push(...(await verifyCase(await freshDatabase(), log)));
     return rows;
   } finally {
     await rm(file, { force: true });
   }
 };
+
+/** BENCH_VERIFY_EVENTS (default 200,000) sealed events for `audit verify --all` */
+const VERIFY_EVENTS = Number(process.env.BENCH_VERIFY_EVENTS ?? 200_000);
+
+/**
+ * `audit verify --all` as its own process over a log whose hash chains hold: sealed here with the
+ * store's own seal(), in 1,000 chat streams, and written by SQL in batches.
+ */
+async function verifyCase(url: string, log: (line: string) => void): Promise<BenchRow[]> {
+  log(`verify: sealing and writing ${VERIFY_EVENTS.toLocaleString('en-US')} events`);
+  const streamsCount = 1000;
+  const heads = new Map<string, { revision: bigint; hash: string | null }>();
+  const batch = 10_000;
+  for (let from = 0; from < VERIFY_EVENTS; from += batch) {
+    const rows = [];
+    for (let g = from; g < Math.min(from + batch, VERIFY_EVENTS); g++) {
+      const stream = `chat-${uuidOf(g % streamsCount)}`;
+      const head = heads.get(stream) ?? null;
+      const at = new Date(Date.UTC(2026, 10, 1) + g).toISOString().replace('Z', '000Z');
+      const [sealed] = seal(stream, head, [
+        {
+          id: randomUUID(),
+          type: 'MessagePosted',
+          data: { message_id: Number(head ? head.revision + 2n : 1n), author_id: uuidOf(g % 97), content: `a message of about sixty characters, number ${g}`, time_stamp: at },
+          metadata: { actor: uuidOf(g % 97), correlation_id: randomUUID(), causation_id: randomUUID(), occurred_at: at, schema: 1 },
+        },
+      ]);
+      heads.set(stream, { revision: sealed!.revision, hash: sealed!.metadata.hash });
+      rows.push({ position: g + 1, id: sealed!.id, stream, revision: Number(sealed!.revision), type: sealed!.type, data: sealed!.data, metadata: sealed!.metadata });
+    }
+    await adminQuery(
+      url,
+      `INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
+       SELECT * FROM jsonb_to_recordset('${JSON.stringify(rows).replace(/'/g, "''")}'::jsonb)
+         AS r(position bigint, id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb)`,
+    );
+  }
+  await adminQuery(url, 'ANALYZE es_events');
+  log('verify: audit verify --all');
+  const started = performance.now();
+  const run = await runCliJson(['bin/chat-backend.mjs', 'audit', 'verify', '--all', '--json'], url);
+  const seconds = (performance.now() - started) / 1000;
+  if (!run.json.ok || run.json.events !== VERIFY_EVENTS) throw new Error(`verify answered ${JSON.stringify(run.json).slice(0, 300)}`);
+  return [
+    { bench: 'audit', case: 'audit verify --all (bin)', value: VERIFY_EVENTS / seconds, unit: 'events/s', note: `${VERIFY_EVENTS.toLocaleString('en-US')} events in ${streamsCount} streams, ${seconds.toFixed(1)} s with the process's start` },
+    { bench: 'audit', case: 'audit verify peak RSS (bin)', value: run.peakRss / MB, unit: 'MB', note: 'VmHWM of the process' },
+  ];
+}
+
+const uuidOf = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;

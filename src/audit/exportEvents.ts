@@ -1,10 +1,9 @@
 import type { Writable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { pipeline } from 'node:stream/promises';
 import { streams } from '../events/streams.ts';
 import { parseIsoMicros, type Micros } from '../events/time.ts';
 import type { EventStore, RecordedEvent } from '../eventstore/EventStore.ts';
+import { collectGarbage } from './collectGarbage.ts';
 
 export const EXPORT_PAGE = 1000;
 
@@ -75,19 +74,6 @@ export function storeEventLines(store: EventStore): EventLines {
 
 /** about this much text is exported between two full collections */
 const COLLECT_EVERY = 8 * 1024 * 1024;
-
-/**
- * A full collection now. An export allocates its log's size several times over (rows, lines, write
- * buffers) while keeping a few pages alive; V8 lets the old generation grow for long before it
- * collects (a live set of 20 MB sat in 120 MB of heap), so the export collects itself, every 8 MB
- * of text — a few milliseconds each — and its memory stays flat. `gc` is reached the documented
- * way V8 offers without a command-line flag.
- */
-const collectGarbage: () => void = (() => {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as (() => void) | undefined;
-  return typeof gc === 'function' ? gc : () => {};
-})();
 
 /**
  * Writes the lines to `out`; nothing more is read while `out` is full (pipeline's backpressure),

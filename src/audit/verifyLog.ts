@@ -1,8 +1,11 @@
 import type { EventStore, RecordedEvent } from '../eventstore/EventStore.ts';
 import { findChainBreak } from '../eventstore/hashChain.ts';
 import { verifyStream, type StreamBreak } from '../eventstore/verifyStream.ts';
+import { collectGarbage } from './collectGarbage.ts';
 
-const PAGE = 5000;
+const PAGE = 2000;
+/** a full collection every this many events keeps memory flat (see collectGarbage) */
+const COLLECT_EVERY = 10_000;
 
 export interface VerifyReport {
   events: number;
@@ -55,6 +58,7 @@ export async function verifyLog(store: EventStore, progress: (events: number) =>
     if (page.length === PAGE) next = store.readAll({ after, maxCount: PAGE });
     for (const event of page) tails.check(event);
     progress(tails.events);
+    if (tails.events % COLLECT_EVERY < page.length) collectGarbage();
     if (page.length < PAGE) break;
   }
   return { events: tails.events, streams: tails.streams, breaks: tails.breaks };
