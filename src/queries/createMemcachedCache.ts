@@ -50,6 +50,23 @@ export function createMemcachedCache(servers: string, { log, timeoutMs = 150, pr
   }
 
   const versionKey = (scope: string) => `${prefix}v:${scope}`;
+
+  // Requests issued in one turn of the event loop (the lookups of every HTTP request read in it)
+  // leave in one write per server: a write costs a system call, which here costs more than the rest.
+  let holding = false;
+  const holdWrites = () => {
+    if (holding) return;
+    holding = true;
+    const sockets = client.servers
+      .map((server) => server as unknown as { _socket?: Socket; connected: boolean })
+      .filter((server) => server.connected && server._socket)
+      .map((server) => server._socket!);
+    for (const socket of sockets) socket.cork();
+    setImmediate(() => {
+      holding = false;
+      for (const socket of sockets) socket.uncork();
+    });
+  };
   const FAILED = Symbol('failed');
 
   return {
@@ -58,21 +75,14 @@ export function createMemcachedCache(servers: string, { log, timeoutMs = 150, pr
       return found?.value ? found.value.toString('utf8') : null;
     },
     async lookup(key, scopes) {
-      // every get issued in this turn leaves in one write per server: one round trip for the lot
-      const corked = client.servers.map((server) => (server as unknown as { _socket?: Socket; connected: boolean })).filter((s) => s.connected && s._socket);
-      for (const server of corked) server._socket!.cork();
-      let reads: Promise<[string | null, number[] | null]>;
-      try {
-        reads = Promise.all([this.get(key), this.versions(scopes)]);
-      } finally {
-        for (const server of corked) server._socket?.uncork();
-      }
-      const [value, versions] = await reads;
+      holdWrites();
+      const [value, versions] = await Promise.all([this.get(key), this.versions(scopes)]);
       return { value, versions };
     },
     async set(key, value, ttlSeconds) {
       // Memcached refuses items over 1 MB by default; such an answer is simply not cached
       if (Buffer.byteLength(value) > MAX_ITEM_BYTES) return;
+      holdWrites();
       await attempt(prefix + key, false, () => client.set(prefix + key, value, { expires: ttlSeconds }));
     },
     async versions(scopes) {
