@@ -80,17 +80,30 @@ type Recorded = Pick<RecordedEvent, 'type' | 'data' | 'revision' | 'position' | 
  * stops at the first event recorded after `asOf`, so the answer is always a prefix of the stream —
  * a state the chat really had. Null when the chat did not exist yet. Pure: the CLI and the REST
  * endpoint both call it with what they read.
- *
- * It keeps its own mutable accumulator rather than copying a state per event: a chat of a million
- * messages replays in one pass.
  */
 export function replayChat(chatId: string, events: Iterable<Recorded>, asOf: Micros): ChatAudit | null {
+  const replay = chatReplay(chatId, asOf);
+  for (const event of events) if (!replay.fold(event)) break;
+  return replay.result();
+}
+
+/**
+ * replayChat one event at a time, for a reader that folds page by page and need not keep the
+ * stream: `fold` answers false once an event is past the moment (and ignores it). It keeps its own
+ * mutable accumulator rather than copying a state per event: a chat of a million messages replays
+ * in one pass.
+ */
+export function chatReplay(chatId: string, asOf: Micros) {
   let audit: ChatAudit | null = null;
   const stays = new Map<string, Membership>();
   const readUpTo = new Map<string, number>();
+  let past = false;
 
-  for (const recorded of events) {
-    if ((parseIsoMicros(recorded.recordedAt) ?? 0) > asOf) break;
+  function fold(recorded: Recorded): boolean {
+    if (past || (parseIsoMicros(recorded.recordedAt) ?? 0) > asOf) {
+      past = true;
+      return false;
+    }
     const e = { type: recorded.type, data: recorded.data } as ChatEvent;
     const actor = recorded.metadata.actor;
     const at = recorded.metadata.occurred_at;
@@ -175,11 +188,16 @@ export function replayChat(chatId: string, events: Iterable<Recorded>, asOf: Mic
     if (audit) {
       audit.activity.push({ ...where, recorded_at: recorded.recordedAt, occurred_at: at, actor, type: recorded.type, summary: summarize(e, actor) });
     }
+    return true;
   }
 
-  if (!audit) return null;
-  audit.participants = [...stays.values()].map((stay) => ({ user_id: stay.user_id, added_by: stay.added_by, added_at: stay.added_at, read_up_to: readUpTo.get(stay.user_id) ?? 0 }));
-  return audit;
+  function result(): ChatAudit | null {
+    if (!audit) return null;
+    audit.participants = [...stays.values()].map((stay) => ({ user_id: stay.user_id, added_by: stay.added_by, added_at: stay.added_at, read_up_to: readUpTo.get(stay.user_id) ?? 0 }));
+    return audit;
+  }
+
+  return { fold, result };
 }
 
 function join(chat: ChatAudit, stays: Map<string, Membership>, readUpTo: Map<string, number>, stay: Membership, read: number): void {
