@@ -28,8 +28,12 @@ const READ_AHEAD = 3 * BATCH;
 /** how long a batch waits for more events once it has some: short, so live events show up at once */
 const GATHER_MS = 2;
 const STANDBY_RETRY_MS = 1000;
-/** how often a checkpoint that moved over events its projection ignores is stored */
+/**
+ * How soon a checkpoint that moved over events its projection ignores is stored: seldom while
+ * catching up, soon once live (processes serving queries without a runner read the stored ones).
+ */
 const LAZY_CHECKPOINT_MS = 1000;
+const LIVE_CHECKPOINT_MS = 20;
 const REBUILD_RETRY_MS = 5000;
 
 /** The checkpoint row is not where this runner left it: another runner or a rebuild moved it. */
@@ -191,18 +195,20 @@ export class ProjectionRunner {
     this.stops.add(stop);
     try {
       while (!this.stopped && !shouldEnd()) {
-        const batch = await feed.take(BATCH, GATHER_MS, STANDBY_RETRY_MS / 4);
+        const unstored = running.some((p) => this.checkpoints.get(p.name) !== this.stored.get(p.name));
+        const batch = await feed.take(BATCH, GATHER_MS, unstored ? LIVE_CHECKPOINT_MS : STANDBY_RETRY_MS / 4);
         if (batch === null) break;
         if (batch.length === 0) {
-          await Promise.all(running.map((p) => this.storeLazily(p, false)));
+          await Promise.all(running.map((p) => this.storeLazily(p, LIVE_CHECKPOINT_MS)));
           continue;
         }
-        writing = Promise.allSettled(running.map((p) => this.applyBatch(p, batch)));
+        const live = batch.length < BATCH;
+        writing = Promise.allSettled(running.map((p) => this.applyBatch(p, batch, live)));
         const results = (await writing) as PromiseSettledResult<void>[];
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       }
-      await Promise.all(running.map((p) => this.storeLazily(p, true)));
+      await Promise.all(running.map((p) => this.storeLazily(p, 0)));
     } catch (error) {
       if (!(error instanceof Restart)) throw error;
     } finally {
@@ -230,6 +236,7 @@ export class ProjectionRunner {
     const rebuild = rebuildProjections({ knex: this.knex, store: this.store, databaseUrl: this.databaseUrl, projections: [projection], log: this.log, shouldStop: () => this.stopped })
       .then(() => this.log.info({ projection: projection.name }, 'projection rebuilt and swapped in'))
       .catch(async (error) => {
+        if (this.stopped) return;
         this.log.error({ err: error, projection: projection.name }, 'projection rebuild failed; retrying it');
         await this.pause(REBUILD_RETRY_MS);
       })
@@ -242,7 +249,7 @@ export class ProjectionRunner {
     return false;
   }
 
-  private async applyBatch(projection: Projection, batch: readonly RecordedEvent[]): Promise<void> {
+  private async applyBatch(projection: Projection, batch: readonly RecordedEvent[], live: boolean): Promise<void> {
     const name = projection.name;
     const cursor = this.checkpoints.get(name)!;
     const last = batch[batch.length - 1]!;
@@ -252,7 +259,7 @@ export class ProjectionRunner {
     const mine = types ? covered.filter((e) => types.includes(e.type)) : covered;
     if (mine.length === 0) {
       this.passed(projection, covered, []);
-      await this.storeLazily(projection, false);
+      await this.storeLazily(projection, live ? LIVE_CHECKPOINT_MS : LAZY_CHECKPOINT_MS);
       return;
     }
     let stale: string[] = [];
@@ -273,11 +280,11 @@ export class ProjectionRunner {
     this.passed(projection, covered, stale);
   }
 
-  /** Stores a checkpoint that moved over ignored events: now and then, or at once when `force`. */
-  private async storeLazily(projection: Projection, force: boolean): Promise<void> {
+  /** Stores a checkpoint that moved over ignored events, once the last store is `afterMs` old. */
+  private async storeLazily(projection: Projection, afterMs: number): Promise<void> {
     const name = projection.name;
     const at = this.checkpoints.get(name)!;
-    if (at === this.stored.get(name) || (!force && Date.now() - this.storedAt.get(name)! < LAZY_CHECKPOINT_MS)) return;
+    if (at === this.stored.get(name) || Date.now() - this.storedAt.get(name)! < afterMs) return;
     try {
       await this.moveCheckpoint(this.knex, name, at);
       this.stored.set(name, at);
