@@ -1,4 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,8 +15,19 @@ export function createKnex(databaseUrl: string, { pool = { min: 0, max: 10 }, lo
   return knexFactory({ client: 'pg', connection: databaseUrl, pool, log: { warn, error: warn, deprecate: warn, debug: () => {} } });
 }
 
-/** Brings the schema up to date; safe to run from several processes at once (knex locks its migrations table). */
+/**
+ * Brings the schema up to date. Replicas starting together take turns on an advisory lock: knex's
+ * own lock makes a second runner fail ("already locked") rather than wait.
+ */
 export async function migrate(knex: Knex): Promise<string[]> {
-  const [, applied] = await knex.migrate.latest({ directory: MIGRATIONS_DIR, loadExtensions: ['.ts'] });
-  return applied as string[];
+  // knex holds the connection settings parsed from the URL
+  const lock = new pg.Client({ ...(knex.client.config.connection as pg.ClientConfig), application_name: 'chat-migrations' });
+  await lock.connect();
+  try {
+    await lock.query('SELECT pg_advisory_lock(hashtext($1))', ['chat-backend:migrations']);
+    const [, applied] = await knex.migrate.latest({ directory: MIGRATIONS_DIR, loadExtensions: ['.ts'] });
+    return applied as string[];
+  } finally {
+    await lock.end();
+  }
 }
