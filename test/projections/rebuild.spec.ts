@@ -7,6 +7,7 @@ import { isoMicros } from '../../src/events/time.ts';
 import { createLogger } from '../../src/log.ts';
 import { allProjections } from '../../src/projections/allProjections.ts';
 import { ProjectionRunner } from '../../src/projections/ProjectionRunner.ts';
+import { rebuildProjections } from '../../src/projections/rebuildProjections.ts';
 import { usersProjection } from '../../src/projections/usersProjection.ts';
 import { runCli, STACK_LINE } from '../cli/runCli.ts';
 import { adminQuery } from '../support/services.ts';
@@ -280,6 +281,62 @@ describe('projections rebuild', function () {
       expect(counts.every((n) => n === 30), `rm_users row counts seen: ${[...new Set(counts)].join(', ')}`).to.equal(true);
       expect(await snapshot(backend.db.url)).to.deep.equal(before);
       expect(await leftoverSchemas(backend.db.url)).to.deep.equal([]);
+    });
+  });
+
+  describe('a live runner meeting a swap', () => {
+    let backend: TestBackend;
+
+    before(async () => {
+      backend = await startTestBackend();
+    });
+
+    after(async () => {
+      await backend.close();
+    });
+
+    it('carries on from the swapped checkpoint quietly: no error logged, every message once', async () => {
+      const api = client(backend.url);
+      const [ann, bob] = [await registerUser(api, 'swapann'), await registerUser(api, 'swapbob')];
+      const chat = await befriend(ann, bob);
+      await backend.projections!.stop();
+
+      const knex = createKnex(backend.db.url);
+      let errors = 0;
+      let rejoined = 0;
+      const silent = createLogger('silent');
+      const log = Object.assign(silent, {
+        error: () => void errors++,
+        info: (_: unknown, message?: string) => void (message?.includes('rebuilt elsewhere') && rejoined++),
+      });
+      const runner = new ProjectionRunner(knex, backend.db.url, backend.eventStore, allProjections, log);
+      try {
+        runner.start();
+        let sent = 0;
+        let posting = true;
+        const poster = (async () => {
+          while (posting) {
+            const reply = await ann.api.post(`/api/chat/${chat}/messages/`, { message: `while swapping ${sent}` });
+            expect(reply.status).to.equal(201);
+            sent++;
+          }
+        })();
+        try {
+          await rebuildProjections({ knex, store: backend.eventStore, databaseUrl: backend.db.url, projections: allProjections, log: silent });
+        } finally {
+          posting = false;
+          await poster;
+        }
+        const last = await bob.api.post(`/api/chat/${chat}/messages/`, { message: 'after the swap' });
+        expect(await runner.reached(BigInt(last.body.position), 10_000)).to.equal(true);
+        const { rows } = await adminQuery(backend.db.url, `SELECT content FROM rm_messages WHERE chat_id = '${chat}' ORDER BY id`);
+        expect(rows.map((r) => r.content)).to.deep.equal([...Array.from({ length: sent }, (_, i) => `while swapping ${i}`), 'after the swap']);
+        expect(errors, 'errors logged').to.equal(0);
+        expect(rejoined, 'projections that found their checkpoint moved by the swap').to.be.greaterThan(0);
+      } finally {
+        await runner.stop();
+        await knex.destroy();
+      }
     });
   });
 });
