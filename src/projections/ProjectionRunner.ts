@@ -170,8 +170,14 @@ export class ProjectionRunner {
     let more = false;
     for (const projection of this.projections) {
       if (held.includes(projection)) continue;
-      const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [`projection:${projection.name}`]);
+      const key = `projection:${projection.name}`;
+      const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [key]);
       if (!rows[0]!.locked) continue;
+      // a session's advisory locks stack: a lock taken twice by overlapping calls is given back once, and run once
+      if (held.includes(projection)) {
+        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
+        continue;
+      }
       held.push(projection);
       this.active.add(projection.name);
       more = true;
