@@ -20,8 +20,10 @@ export function createKnex(databaseUrl: string, { pool = { min: 0, max: 10 }, lo
  * own lock makes a second runner fail ("already locked") rather than wait.
  */
 export async function migrate(knex: Knex): Promise<string[]> {
-  // knex holds the connection settings parsed from the URL
-  const lock = new pg.Client({ ...(knex.client.config.connection as pg.ClientConfig), application_name: 'chat-migrations' });
+  // knex holds the connection settings parsed from the URL, the password as a non-enumerable
+  // property (kept out of logs), which a spread alone would drop
+  const connection = knex.client.config.connection as pg.ClientConfig;
+  const lock = new pg.Client({ ...connection, password: connection.password, application_name: 'chat-migrations' });
   await lock.connect();
   try {
     await lock.query('SELECT pg_advisory_lock(hashtext($1))', ['chat-backend:migrations']);
