@@ -91,7 +91,12 @@ export function mountRoutes(router: Router, registry: OpenAPIRegistry, authentic
       const query = spec.query ? parse(spec.query, ctx.query, 'query') : undefined;
       const body = spec.body ? parse(spec.body, (ctx.request as { body?: unknown }).body ?? {}, 'body') : undefined;
       const auth = needsAuth ? ctx.state.auth! : null;
-      const command = commandContext(auth?.userId ?? 'anonymous', (body as { client_id?: string } | undefined)?.client_id, ctx.state.requestId);
+      const command: CommandContext = {
+        actor: auth?.userId ?? 'anonymous',
+        now: isoMicros(nowMicros()),
+        clientId: (body as { client_id?: string } | undefined)?.client_id,
+        correlationId: ctx.state.requestId,
+      };
       const answer = await spec.handle({ params, query, body, auth, command, ctx });
       ctx.status = answer.status ?? 200;
       ctx.body = answer.body ?? {};
@@ -99,19 +104,6 @@ export function mountRoutes(router: Router, registry: OpenAPIRegistry, authentic
     const stack = needsAuth ? [authenticate, handler] : [handler];
     router[spec.method](koaPath, ...(stack as Koa.Middleware[]));
   }
-}
-
-/** A command's context, its time read when first asked for: most requests (the queries) run no command. */
-function commandContext(actor: string, clientId: string | undefined, correlationId: string): CommandContext {
-  let now: string | undefined;
-  return {
-    actor,
-    get now() {
-      return (now ??= isoMicros(nowMicros()));
-    },
-    clientId,
-    correlationId,
-  };
 }
 
 /** The refusals every route of its kind can answer, so the document never leaves them out. */
