@@ -1,3 +1,4 @@
+import type { Clock } from './events/time.ts';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Emitter } from '@socket.io/redis-emitter';
 import { Redis } from 'ioredis';
@@ -46,7 +47,8 @@ export interface RunningBackend {
 }
 
 /** Starts what the role asks for, on the configured services or the embedded default. */
-export async function startBackend(config: Config, log: Logger): Promise<RunningBackend> {
+/** `clock`: the time commands are given; tests bring their own to post several messages in one millisecond. */
+export async function startBackend(config: Config, log: Logger, { clock }: { clock?: Clock } = {}): Promise<RunningBackend> {
   let embedded: EmbeddedDatabase | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
@@ -89,6 +91,7 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
 
   const google = googleConfig(config);
   const app = createHttpApp({
+    clock,
     log,
     metrics: createMetrics({ eventStore, projections, sockets: () => delivery.socketCount }),
     authenticate: authenticate(identity),
@@ -106,6 +109,7 @@ export async function startBackend(config: Config, log: Logger): Promise<Running
   const server: Server = createServer(app.callback());
   if (config.ROLE !== 'projector') {
     io = createGateway({
+      clock,
       server,
       identity,
       chats: commands.chats,

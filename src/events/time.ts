@@ -1,6 +1,9 @@
 /** Microseconds since the epoch: the unit of every time stamp in the log (ISO strings carry six decimals). */
 export type Micros = number;
 
+/** Where commands get their time: the wall clock, or a test's own. */
+export type Clock = () => Micros;
+
 export function nowMicros(): Micros {
   // performance.now() adds sub-millisecond precision to the wall clock's milliseconds
   return Math.floor((performance.timeOrigin + performance.now()) * 1000);

@@ -5,7 +5,7 @@ import type { ZodError } from 'zod';
 import type { ChatCommands } from '../commands/chat/chatCommands.ts';
 import { DomainError } from '../commands/DomainError.ts';
 import type { IdentityStore } from '../commands/identity/IdentityStore.ts';
-import { isoMicros, nowMicros } from '../events/time.ts';
+import { isoMicros, nowMicros, type Clock } from '../events/time.ts';
 import type { Logger } from '../log.ts';
 import { parseMessageCursor } from '../queries/parseMessageCursor.ts';
 import type { ChatQueries } from '../queries/chatQueries.ts';
@@ -26,6 +26,8 @@ export interface GatewayDeps {
   /** Socket.IO's adapter: the Redis one shares rooms across nodes */
   adapter?: Parameters<Server['adapter']>[0];
   log: Logger;
+  /** the time commands are given (the wall clock unless a test brings its own) */
+  clock?: Clock;
 }
 
 type Ack = (answer: unknown) => void;
@@ -72,7 +74,7 @@ export function createGateway(deps: GatewayDeps): Server {
         return { command: 'fetch_messages', ...(await deps.queries.fetchMessages(user, chat, before)) };
       },
       async new_message({ chat, message, client_id }) {
-        const posted = await deps.chats.postMessage(chat, message, { actor: user, now: isoMicros(nowMicros()), clientId: client_id });
+        const posted = await deps.chats.postMessage(chat, message, { actor: user, now: isoMicros((deps.clock ?? nowMicros)()), clientId: client_id });
         return { ok: true, message: posted.message, position: String(posted.position) };
       },
       async resume({ since }) {

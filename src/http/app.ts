@@ -1,3 +1,4 @@
+import type { Clock } from '../events/time.ts';
 import { OpenAPIRegistry } from '@asteasolutions/zod-to-openapi';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
@@ -20,10 +21,12 @@ export interface HttpAppDeps {
   authenticate: Koa.Middleware<AuthState>;
   routes: Route<any, any, any>[];
   metrics?: { timing: Koa.Middleware; endpoint: Koa.Middleware };
+  /** the time commands are given (the wall clock unless a test brings its own) */
+  clock?: Clock;
 }
 
 /** The Koa app: one middleware per concern, thin routes, errors shaped in one place. */
-export function createHttpApp({ log, readiness, authenticate, routes, metrics }: HttpAppDeps): Koa {
+export function createHttpApp({ log, readiness, authenticate, routes, metrics, clock }: HttpAppDeps): Koa {
   const app = new Koa();
   app.proxy = true;
   const router = new Router();
@@ -49,7 +52,7 @@ export function createHttpApp({ log, readiness, authenticate, routes, metrics }:
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
   });
 
-  mountRoutes(router, registry, authenticate, routes);
+  mountRoutes(router, registry, authenticate, routes, clock);
   const apiSchema = apiSchemaRouter(registry);
 
   app.use(requestId);

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type Koa from 'koa';
 import { z } from 'zod';
 import type { CommandContext } from '../commands/AggregateRepository.ts';
-import { isoMicros, nowMicros } from '../events/time.ts';
+import { isoMicros, nowMicros, type Clock } from '../events/time.ts';
 import type { Auth, AuthState as Authenticated } from './authentication.ts';
 import { ErrorAnswer } from './errorAnswer.ts';
 import { HttpError } from './errors.ts';
@@ -59,7 +59,7 @@ export const TOO_LARGE = { status: 413 } as const;
  * validates a request and documents it. Malformed path parameters (a bad UUID) are 404; bad
  * query or body fields are 400 with `fields`; the route runs only on valid input.
  */
-export function mountRoutes(router: Router, registry: OpenAPIRegistry, authenticate: Koa.Middleware<Authenticated>, routes: Route<any, any, any>[]): void {
+export function mountRoutes(router: Router, registry: OpenAPIRegistry, authenticate: Koa.Middleware<Authenticated>, routes: Route<any, any, any>[], clock: Clock = nowMicros): void {
   for (const spec of routes) {
     const needsAuth = spec.authenticated !== false;
     registry.registerPath({
@@ -93,7 +93,7 @@ export function mountRoutes(router: Router, registry: OpenAPIRegistry, authentic
       const auth = needsAuth ? ctx.state.auth! : null;
       const command: CommandContext = {
         actor: auth?.userId ?? 'anonymous',
-        now: isoMicros(nowMicros()),
+        now: isoMicros(clock()),
         clientId: (body as { client_id?: string } | undefined)?.client_id,
         correlationId: ctx.state.requestId,
       };

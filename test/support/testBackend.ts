@@ -1,3 +1,4 @@
+import type { Clock } from '../../src/events/time.ts';
 import { startBackend, type RunningBackend } from '../../src/backend.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
@@ -15,10 +16,10 @@ export interface TestBackend extends RunningBackend {
 }
 
 /** The whole backend on a fresh database, listening on a free port of 127.0.0.1. */
-export async function startTestBackend(env: Record<string, string> = {}): Promise<TestBackend> {
+export async function startTestBackend(env: Record<string, string> = {}, options: { clock?: Clock } = {}): Promise<TestBackend> {
   const db = await freshDatabase();
   const config = loadConfig({ DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env });
-  const backend = await startBackend(config, createLogger('silent'));
+  const backend = await startBackend(config, createLogger('silent'), options);
   return {
     ...backend,
     db,
