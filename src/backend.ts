@@ -71,7 +71,7 @@ export async function startBackend(config: Config, log: Logger, { clock }: { clo
   const commands = createCommands(eventStore, identity);
 
   const projections = config.ROLE === 'api' ? null : new ProjectionRunner(knex, databaseUrl, eventStore, allProjections, log);
-  const progress = projections ?? checkpointProgress(knex, allProjections.map((p) => p.name));
+  const progress = projections ?? checkpointProgress(knex, allProjections);
   // a projected change shows in cached answers at once, not when their TTL runs out
   projections?.onProjected((_projection, _events, stale) => void cache.bump([...stale]));
 

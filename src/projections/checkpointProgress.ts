@@ -11,15 +11,19 @@ const POLL_MS = 10;
 
 /**
  * Progress read from the checkpoints table, for processes that serve queries without running
- * the projections themselves (ROLE=api): polled only while someone waits.
+ * the projections themselves (ROLE=api): polled only while someone waits. A read model whose
+ * stored version is not this code's is being rebuilt; it is left out, as the runner leaves it out.
  */
-export function checkpointProgress(knex: Knex, names: readonly string[]): ProjectionProgress {
+export function checkpointProgress(knex: Knex, projections: readonly { name: string; version: number }[]): ProjectionProgress {
+  const versions = new Map(projections.map((p) => [p.name, p.version]));
   async function refresh(): Promise<bigint> {
-    const [row] = await knex('projection_checkpoints')
-      .whereIn('name', [...names])
-      .select<{ low: string | null; count: string }[]>(knex.raw('min(position) AS low, count(*) AS count'));
+    const rows = await knex('projection_checkpoints')
+      .whereIn('name', [...versions.keys()])
+      .select<{ name: string; version: number; position: string }[]>('name', 'version', 'position');
     // a projection that has not started yet has reached nothing
-    return row && Number(row.count) === names.length ? BigInt(row.low ?? 0) : 0n;
+    if (rows.length < versions.size) return 0n;
+    const current = rows.filter((row) => row.version === versions.get(row.name));
+    return (current.length > 0 ? current : rows).reduce((low, row) => (BigInt(row.position) < low ? BigInt(row.position) : low), BigInt(rows[0]!.position));
   }
   return {
     position: refresh,
