@@ -24,6 +24,15 @@ const RESUME_GRACE_MS = 500;
 export class LocalDelivery {
   private readonly byUser = new Map<string, Set<Socket>>();
   private readonly states = new WeakMap<Socket, SocketState>();
+  private heardUpTo = 0n;
+
+  /**
+   * The highest position pushed to this node. Pushes are released only once every read model
+   * includes them, so a resume can replay up to here even when the stored checkpoints lag.
+   */
+  get heard(): bigint {
+    return this.heardUpTo;
+  }
 
   add(socket: Socket, userId: string): void {
     const state: SocketState = { userId, held: [], sent: new Set() };
@@ -55,6 +64,8 @@ export class LocalDelivery {
    */
   deliver(pushes: readonly Push[]): void {
     for (const push of pushes) {
+      const position = BigInt(push.position);
+      if (position > this.heardUpTo) this.heardUpTo = position;
       const ready: string[] = [];
       let nsp: Socket['nsp'] | null = null;
       for (const user of push.users) {

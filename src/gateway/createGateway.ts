@@ -21,7 +21,7 @@ export interface GatewayDeps {
   queries: Pick<ChatQueries, 'fetchMessages' | 'memberIds'>;
   delivery: LocalDelivery;
   /** the pushes a user missed after `since`, and the position they reach */
-  replay(user: string, since: bigint): Promise<{ pushes: Push[]; position: bigint }>;
+  replay(user: string, since: bigint, heard: bigint): Promise<{ pushes: Push[]; position: bigint }>;
   rateLimiter: RateLimiter;
   /** Socket.IO's adapter: the Redis one shares rooms across nodes */
   adapter?: Parameters<Server['adapter']>[0];
@@ -80,7 +80,7 @@ export function createGateway(deps: GatewayDeps): Server {
       async resume({ since }) {
         let reached = BigInt(since);
         await deps.delivery.resume(socket, async () => {
-          const { pushes, position } = await deps.replay(user, BigInt(since));
+          const { pushes, position } = await deps.replay(user, BigInt(since), deps.delivery.heard);
           reached = position;
           return pushes;
         });

@@ -12,8 +12,10 @@ const PAGE = 2000;
  * log up to where the read models have got — later ones arrive live.
  */
 export function replayFor(store: EventStore, queries: Queries, sources: PushSources, progress: ProjectionProgress) {
-  return async (user: string, since: bigint): Promise<{ pushes: Push[]; position: bigint }> => {
-    const upTo = await progress.position();
+  return async (user: string, since: bigint, heard = 0n): Promise<{ pushes: Push[]; position: bigint }> => {
+    // what this node has already pushed was projected, even if the stored checkpoints say less yet
+    const position = await progress.position();
+    const upTo = heard > position ? heard : position;
     if (upTo <= since) return { pushes: [], position: since };
     const chats = new Set((await queries.chatIdsOf(user)).map((id) => `chat-${id}`));
     const pusher = new Pusher(sources);
