@@ -34,8 +34,6 @@ const STANDBY_RETRY_MS = 1000;
  */
 const LAZY_CHECKPOINT_MS = 1000;
 const LIVE_CHECKPOINT_MS = 20;
-/** the stored version of a projection whose first build has not been swapped in yet */
-export const NEVER_BUILT = 0;
 const REBUILD_RETRY_MS = 5000;
 
 /** The checkpoint row is not where this runner left it: another runner or a rebuild moved it. */
@@ -237,10 +235,7 @@ export class ProjectionRunner {
   private async prepare(projection: Projection): Promise<boolean> {
     let row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string } | undefined>();
     if (!row) {
-      // a projection added to a log with history is built in shadow tables like a new version
-      // (version 0: never built), so the others' live reading does not go back to 0 with it
-      const version = (await this.store.headPosition()) > 0n ? NEVER_BUILT : projection.version;
-      await this.knex.raw('INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, 0) ON CONFLICT (name) DO NOTHING', [projection.name, version]);
+      await this.knex.raw('INSERT INTO projection_checkpoints (name, version, position) VALUES (?, ?, 0) ON CONFLICT (name) DO NOTHING', [projection.name, projection.version]);
       row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string }>();
     }
     const position = BigInt(row!.position);
@@ -248,7 +243,7 @@ export class ProjectionRunner {
     this.stored.set(projection.name, position);
     this.storedAt.set(projection.name, Date.now());
     if (row!.version === projection.version) return true;
-    this.log.info({ projection: projection.name, from: row!.version, to: projection.version }, 'projection new or changed: building it in shadow tables');
+    this.log.info({ projection: projection.name, from: row!.version, to: projection.version }, 'projection version changed: rebuilding it in shadow tables');
     const rebuild = rebuildProjections({ knex: this.knex, store: this.store, databaseUrl: this.databaseUrl, projections: [projection], log: this.log, shouldStop: () => this.stopped })
       .then(() => this.log.info({ projection: projection.name }, 'projection rebuilt and swapped in'))
       .catch(async (error) => {
