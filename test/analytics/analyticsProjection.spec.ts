@@ -180,7 +180,7 @@ describe('analytics projection', function () {
       const after = new ProjectionRunner(knex, fixture.db.url, fixture.store, allProjections, log);
       after.start();
       try {
-        // the others are not held back while analytics is built in shadow tables and swapped in
+        // every projection reaches the head, analytics' first build included
         expect(await after.reached(head, 20_000)).to.equal(true);
         await builtUpTo(fixture.db.url, head);
         expect((await adminQuery(fixture.db.url, DAYS_SQL)).rows).to.deep.equal(expectedDays(posted));
