@@ -7,7 +7,7 @@ import type { EventStore } from '../../eventstore/EventStore.ts';
 import { HttpError } from '../errors.ts';
 import { requireRole, roleRefusal } from '../requireRole.ts';
 import { route } from '../route.ts';
-import { ErrorAnswer } from '../schemas.ts';
+import { ErrorAnswer, Message } from '../schemas.ts';
 
 const tags = ['audit'];
 const uuid = z.uuid();
@@ -60,14 +60,8 @@ const ChatAuditJson = z
       }),
     ),
     messages: z.array(
-      z.object({
-        id: z.number().int(),
-        chat: uuid,
-        author_id: uuid,
-        content: z.string(),
-        time_stamp: time,
-        edited_at: time.nullable(),
-        deleted: z.boolean(),
+      // a message as the read models show it, with who deleted it and its whole history
+      Message.extend({
         deleted_by: uuid.nullable(),
         deleted_at: time.nullable(),
         history: z.array(
