@@ -1,3 +1,4 @@
+import type { MessageView } from '../commands/answers.ts';
 import type { ChatEvent } from '../commands/chat/chatDecider.ts';
 import { isoMicros, parseIsoMicros, type Micros } from '../events/time.ts';
 import type { RecordedEvent } from '../eventstore/EventStore.ts';
@@ -30,14 +31,7 @@ export interface MessageChange {
 }
 
 /** A message as the contract shows it (API.md, "Objects"), plus what the log knows of its life. */
-export interface AuditedMessage {
-  id: number;
-  chat: string;
-  author_id: string;
-  content: string;
-  time_stamp: string;
-  edited_at: string | null;
-  deleted: boolean;
+export interface AuditedMessage extends MessageView {
   deleted_by: string | null;
   deleted_at: string | null;
   history: MessageChange[];
