@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { EventStore, RecordedEvent } from '../../src/eventstore/EventStore.ts';
 import { createPostgresEventStore } from '../../src/eventstore/postgres/PostgresEventStore.ts';
 import { verifyStream } from '../../src/eventstore/verifyStream.ts';
@@ -115,5 +117,60 @@ describe('Postgres event store: concurrency, tampering and dropped connections',
     result ??= await fixture.store.append(stream, events, 'no_stream');
     expect(result.nextRevision).to.equal(0n);
     expect(await fixture.store.readStream(stream)).to.have.length(1);
+  });
+  describe('the read horizon', () => {
+    const clients: pg.Client[] = [];
+    async function openTransaction(): Promise<pg.Client> {
+      const client = new pg.Client({ connectionString: fixture.db.url });
+      await client.connect();
+      clients.push(client);
+      await client.query('BEGIN');
+      return client;
+    }
+    /** es_append_batch as the store calls it, one event at revision 0 of a new stream, in the client's open transaction */
+    const appendInOpenTransaction = (client: pg.Client, stream: string) =>
+      client.query('SELECT es_append_batch($1, $2, $3, false)', [
+        JSON.stringify([{ id: randomUUID(), stream, revision: 0, type: 'Slow', data: {}, metadata: {}, hash: 'h', offset: 0 }]),
+        '[]',
+        [],
+      ]);
+    afterEach(async () => {
+      for (const client of clients.splice(0)) await client.end().catch(() => {});
+    });
+
+    it('is not held back by a transaction that writes other tables, such as a projection batch', async () => {
+      await adminQuery(fixture.db.url, 'CREATE TABLE IF NOT EXISTS horizon_probe (n int)');
+      const start = await fixture.store.headPosition();
+      const projectionBatch = await openTransaction();
+      await projectionBatch.query('INSERT INTO horizon_probe VALUES (1)');
+      const stream = uniqueStream('unblocked');
+      await fixture.store.append(stream, [newEvent()], 'no_stream');
+      // the append committed after the other transaction took its id, which used to hide it until that one ended
+      expect((await fixture.store.readAll({ after: start })).map((e) => e.stream)).to.deep.equal([stream]);
+      expect((await fixture.store.headPosition()) > start).to.equal(true, 'the head moved past the append');
+      await projectionBatch.query('COMMIT');
+    });
+
+    it('holds readers below an append still in flight, and shows both appends in order once it commits', async () => {
+      const start = await fixture.store.headPosition();
+      const slow = await openTransaction();
+      const [slowStream, fastStream] = [uniqueStream('slow'), uniqueStream('fast')];
+      await appendInOpenTransaction(slow, slowStream);
+      await fixture.store.append(fastStream, [newEvent()], 'no_stream');
+      // the later append is committed, but a reader taking it now would skip the slow one when it commits
+      expect(await fixture.store.readAll({ after: start })).to.deep.equal([]);
+      expect(await fixture.store.headPosition()).to.equal(start);
+      await slow.query('COMMIT');
+      expect((await fixture.store.readAll({ after: start })).map((e) => e.stream)).to.deep.equal([slowStream, fastStream]);
+    });
+
+    it('refuses an append in a transaction that wrote before it, which readers could not tell from a non-appender', async () => {
+      await adminQuery(fixture.db.url, 'CREATE TABLE IF NOT EXISTS horizon_probe (n int)');
+      const late = await openTransaction();
+      await late.query('INSERT INTO horizon_probe VALUES (2)');
+      const error = await appendInOpenTransaction(late, uniqueStream('late')).catch((e: Error) => e);
+      expect(error).to.be.instanceOf(Error);
+      expect((error as Error).message).to.match(/first write of its transaction/);
+    });
   });
 });

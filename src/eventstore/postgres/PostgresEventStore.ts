@@ -23,11 +23,13 @@ export async function queryEvents(db: Pick<pg.ClientBase, 'query'>, text: string
 export const DEFAULT_READ_COUNT = 4096;
 
 /**
- * Events after $1 in global order, up to the horizon below which no transaction is still running.
- * The horizon is a filter (`+ 0`), not an index bound: given both bounds the planner guesses the
- * range is small and sorts all of it for each page.
+ * Events after $1 in global order, up to the horizon below which no append is still running. The
+ * page is read by the primary key, then cut at the horizon, which is computed once for the
+ * statement (it reads pg_locks): as a bound or a filter inside, it made the planner guess the
+ * range small and sort all of it for each page.
  */
-export const READ_ALL = `SELECT ${EVENT_COLUMNS} FROM es_events WHERE position > $1 AND position + 0 <= es_horizon() ORDER BY position LIMIT $2`;
+export const READ_ALL = `SELECT * FROM (SELECT ${EVENT_COLUMNS} FROM es_events WHERE position > $1 ORDER BY position LIMIT $2) page
+  WHERE position <= (SELECT es_horizon()) ORDER BY position`;
 
 export interface PostgresEventStoreOptions {
   /** connections for reads and the append batcher */
@@ -90,7 +92,7 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
     },
 
     async headPosition() {
-      const { rows } = await pool.query<{ position: string }>('SELECT coalesce(max(position), 0) AS position FROM es_events WHERE position <= es_horizon()');
+      const { rows } = await pool.query<{ position: string }>('SELECT coalesce(max(position), 0) AS position FROM es_events WHERE position <= (SELECT es_horizon())');
       return BigInt(rows[0]!.position);
     },
 

@@ -60,7 +60,7 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
         notified = false;
         page = await queryEvents(client, READ_ALL, [String(last), PAGE]);
         if (page.length < PAGE) {
-          // committed events above the horizon wait for an older transaction to end, which may send no notification
+          // committed events above the horizon wait for an older append to end, which may send no notification
           // max() reads the primary key's last entry whatever the statistics say; EXISTS could scan the table
           const above = await client.query<{ blocked: boolean }>('SELECT coalesce((SELECT max(position) FROM es_events) > greatest($1::bigint, es_horizon()), false) AS blocked', [
             String(page.at(-1)?.position ?? last),
@@ -83,6 +83,8 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
       }
       if (page.length === PAGE) continue;
       if (blocked) {
+        // an append still running holds the rest back; it is short, so look again soon, less often while it lasts
+        if (page.length > 0) behindHorizon = 1;
         await pause(behindHorizon, false);
         behindHorizon = Math.min(behindHorizon * 2, 100);
       } else {
