@@ -14,6 +14,7 @@ import { createLogger } from '../src/log.ts';
 import { allProjections } from '../src/projections/allProjections.ts';
 import type { Projection } from '../src/projections/Projection.ts';
 import { ProjectionRunner } from '../src/projections/ProjectionRunner.ts';
+import { profiled } from './cpuProfile.ts';
 import type { Bench, BenchRow } from './harness.ts';
 
 /**
@@ -520,7 +521,7 @@ export const readSideBench: Bench = async ({ freshDatabase, log }) => {
         const end = c.requests.length;
         await runLoad(backend.url, keys(end - warmKeys, end), c.mode, CLIENTS, WARM_SECONDS);
         const single = await runLoad(backend.url, keys(end - warmKeys - singleKeys, end - warmKeys), c.mode, 1, SINGLE_SECONDS);
-        const result = await runLoad(backend.url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS);
+        const result = await profiled(`readside ${c.name}`, () => runLoad(backend.url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS));
         const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; ${c.note}`;
         const met = (ms: number) => `target < ${c.target} ms: ${ms < c.target ? 'met' : 'missed'}`;
         rows.push(
