@@ -14,9 +14,9 @@ export interface ExportWindow {
   chat?: string | undefined;
 }
 
-/** NDJSON text of some events, in global order, and how many lines it holds. */
+/** NDJSON of some events, in global order (as text, or its UTF-8 bytes as read), and how many lines it holds. */
 export interface LinesChunk {
-  text: string;
+  text: string | Buffer;
   lines: number;
 }
 
@@ -85,7 +85,8 @@ export async function exportEvents(lines: AsyncIterable<LinesChunk>, out: Writab
   async function* text() {
     for await (const chunk of lines) {
       written += chunk.lines;
-      sinceCollection += chunk.text.length;
+      // text made here piles up in the heap; bytes as read (outside it) are freed by the young generation's scavenges
+      if (typeof chunk.text === 'string') sinceCollection += chunk.text.length;
       if (sinceCollection >= COLLECT_EVERY) {
         sinceCollection = 0;
         collectGarbage();

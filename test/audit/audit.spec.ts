@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { replayChat } from '../../src/audit/replayChat.ts';
-import { isoFromTimestamptz } from '../../src/audit/postgresEventLines.ts';
 import { ChainTails } from '../../src/audit/verifyLog.ts';
 import { parseIsoMicros } from '../../src/events/time.ts';
 import type { RecordedEvent } from '../../src/eventstore/EventStore.ts';
@@ -75,11 +74,5 @@ describe('audit: the pure parts', () => {
     const gap = new ChainTails();
     for (const e of events.filter((e) => e.revision !== 2n)) gap.check(e);
     expect(gap.breaks[0]).to.include({ revision: 3n, reason: 'expected revision 2' });
-  });
-
-  it('isoFromTimestamptz writes Postgres time stamps as the store does, six decimals', () => {
-    expect(isoFromTimestamptz('2026-11-25 11:26:16.123456+00')).to.equal('2026-11-25T11:26:16.123456Z');
-    expect(isoFromTimestamptz('2026-11-25 11:26:16.12+00')).to.equal('2026-11-25T11:26:16.120000Z');
-    expect(isoFromTimestamptz('2026-11-25 11:26:16+00')).to.equal('2026-11-25T11:26:16.000000Z');
   });
 });
