@@ -257,7 +257,7 @@ describe('audit: chat replay, hash chains, export, roles (CLI and REST)', functi
       // an auditor need not be in the chat (cid was removed from it)
       const viaRest = ok(await cid.api.get(`${chatPath()}?as_of=${encodeURIComponent(middle)}`));
       const viaCli = json(await cli('audit', 'chat', chat, '--as-of', middle, '--json'));
-      expect(viaRest).to.deep.equal(viaCli);
+      expect(viaRest).to.deep.equal({ ...viaCli, next: null });
       ok(await cid.api.get(streamPath()));
       // another role is not this one
       expect((await bob.api.get(chatPath())).status).to.equal(403);
@@ -293,6 +293,34 @@ describe('audit: chat replay, hash chains, export, roles (CLI and REST)', functi
         expect(fromFive.events.map((e: any) => e.revision)).to.deep.equal(['5', '6']);
       });
 
+      it("a chat's audit pages fit together into the whole replay of one moment", async () => {
+        const whole = json(await cli('audit', 'chat', chat, '--json'));
+        expect(whole.messages.length).to.be.greaterThan(2, "more messages than one page holds");
+        const messages: any[] = [];
+        const activity: any[] = [];
+        let pages = 0;
+        let moment: string | undefined;
+        let next: string | null = `${backend.url}${chatPath()}?limit=2`;
+        while (next) {
+          const page: any = ok(await client('', bob.key).get(next));
+          expect(page.messages.length).to.be.at.most(2);
+          expect(page.activity.length).to.be.at.most(2);
+          const { messages: m, activity: a, next: n, as_of, ...state } = page;
+          const { messages: _m, activity: _a, as_of: _t, ...wholeState } = whole;
+          // every page carries the chat's state; the link keeps the moment of the first
+          expect(state).to.deep.equal(wholeState);
+          moment ??= as_of;
+          expect(as_of).to.equal(moment);
+          messages.push(...m);
+          activity.push(...a);
+          next = n;
+          pages++;
+        }
+        expect(pages).to.equal(Math.ceil(Math.max(whole.messages.length, whole.activity.length) / 2));
+        expect(messages).to.deep.equal(whole.messages);
+        expect(activity).to.deep.equal(whole.activity);
+      });
+
       it('refuses bad input in the contract\'s shape', async () => {
         const bad = async (path: string, status: number, code: string) => {
           const reply = await bob.api.get(path);
@@ -312,6 +340,9 @@ describe('audit: chat replay, hash chains, export, roles (CLI and REST)', functi
         await bad(`/api/audit/chats/${randomUUID()}/`, 404, 'chat_not_found');
         await bad(`${chatPath()}?as_of=${encodeURIComponent(beforeChat)}`, 404, 'chat_not_found');
         expect((await bad(`${chatPath()}?as_of=tomorrow`, 400, 'invalid')).fields).to.have.property('as_of');
+        for (const [query, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=x', 'limit'], ['messages_after=-1', 'messages_after'], ['activity_after=abc', 'activity_after'], ['activity_after=-2', 'activity_after']]) {
+          expect((await bad(`${chatPath()}?${query}`, 400, 'invalid')).fields, query).to.have.property(field!);
+        }
         expect((await bad(`${chatPath()}?as_of=2026-13-01T00:00:00Z`, 400, 'invalid')).fields).to.have.property('as_of');
       });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { auditChat } from '../../audit/auditChat.ts';
+import { auditChat, auditPage } from '../../audit/auditChat.ts';
 import { eventJson } from '../../audit/exportEvents.ts';
 import type { UserCommands } from '../../commands/user/userCommands.ts';
 import { nowMicros, parseIsoMicros } from '../../events/time.ts';
@@ -14,6 +14,7 @@ const uuid = z.uuid();
 const time = z.string().openapi({ example: '2026-11-24T09:15:02.123456Z' });
 const digits = z.string().regex(/^\d+$/);
 const MAX_EVENTS = 1000;
+const MAX_AUDIT_LINES = 1000;
 
 /** Stream names as src/events/streams.ts makes them; anything else names no stream (404). */
 const STREAM = /^(?:(?:user|chat|invitation)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|friendship-[0-9a-f-]{36}-[0-9a-f-]{36}|email-[0-9a-f]{64})$/;
@@ -72,8 +73,18 @@ const ChatAuditJson = z
     activity: z.array(
       z.object({ revision: digits, position: digits, recorded_at: time, occurred_at: time, actor: z.string(), type: z.string(), summary: z.string() }),
     ),
+    next: z.string().nullable().openapi({ description: 'the next page of messages and activity (the same moment), or null on the last' }),
   })
   .openapi('ChatAudit');
+
+/** `?limit=`: a whole number from 1 to `max`, `fallback` when absent */
+const pageLimit = (max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d*$/, 'Enter a whole number.')
+    .optional()
+    .transform((text) => (text ? Number(text) : fallback))
+    .pipe(z.number().min(1, 'Ensure this value is greater than or equal to 1.').max(max, `Ensure this value is less than or equal to ${max}.`));
 
 const isoTime = z.string().refine((text) => parseIsoMicros(text) !== null, 'Enter an ISO 8601 time, e.g. 2026-11-24T09:15:02.123456Z.');
 
@@ -90,13 +101,7 @@ export function auditRoutes(store: EventStore, users: Pick<UserCommands, 'hasRol
       query: z.object({
         // at most 18 digits: a revision is a Postgres bigint
         from: z.string().regex(/^\d{1,18}$/, 'Enter a revision: a whole number of at most 18 digits.').optional().openapi({ description: 'first revision to answer (default 0)' }),
-        limit: z
-          .string()
-          .regex(/^\d*$/, 'Enter a whole number.')
-          .optional()
-          .transform((text) => (text ? Number(text) : 100))
-          .pipe(z.number().min(1, 'Ensure this value is greater than or equal to 1.').max(MAX_EVENTS, `Ensure this value is less than or equal to ${MAX_EVENTS}.`))
-          .openapi({ type: 'integer', minimum: 1, maximum: MAX_EVENTS, default: 100 }),
+        limit: pageLimit(MAX_EVENTS, 100).openapi({ type: 'integer', minimum: 1, maximum: MAX_EVENTS, default: 100 }),
       }),
       responses: { 200: { description: 'a page of the stream', schema: StreamPage }, ...roleRefusal('auditor'), 404: { description: 'no such stream', schema: ErrorAnswer } },
       async handle({ params, query, auth, ctx }) {
@@ -123,14 +128,34 @@ export function auditRoutes(store: EventStore, users: Pick<UserCommands, 'hasRol
       summary: "A chat replayed from its stream as of a moment: participants, messages with their edits and deletions, who did what when (auditors)",
       tags,
       params: z.object({ chat: uuid }),
-      query: z.object({ as_of: isoTime.optional().openapi({ description: 'replay the events recorded at or before this time (default now)', example: '2026-11-24T09:15:02.123456Z' }) }),
+      query: z.object({
+        as_of: isoTime.optional().openapi({ description: 'replay the events recorded at or before this time (default now)', example: '2026-11-24T09:15:02.123456Z' }),
+        messages_after: z.string().regex(/^\d{1,15}$/, 'Enter a message id: a whole number.').optional().openapi({ description: 'answer the messages after this id (default 0)' }),
+        activity_after: z
+          .string()
+          .regex(/^-1$|^\d{1,18}$/, 'Enter a revision: a whole number of at most 18 digits, or -1.')
+          .optional()
+          .openapi({ description: 'answer the activity after this revision (default -1: from the first)' }),
+        limit: pageLimit(MAX_AUDIT_LINES, 500).openapi({ type: 'integer', minimum: 1, maximum: MAX_AUDIT_LINES, default: 500, description: 'most messages, and most activity lines, in a page' }),
+      }),
       responses: { 200: { description: 'the chat as of that moment', schema: ChatAuditJson }, ...roleRefusal('auditor'), 404: { description: 'no such chat at that moment', schema: ErrorAnswer } },
-      async handle({ params, query, auth }) {
+      async handle({ params, query, auth, ctx }) {
         await auditorOnly(auth);
         const asOf = query.as_of ? parseIsoMicros(query.as_of)! : nowMicros();
         const audit = await auditChat(store, params.chat, asOf);
         if (!audit) throw new HttpError(404, 'chat_not_found', 'No such chat at that moment.');
-        return { body: audit };
+        const { page, next } = auditPage(audit, { messagesAfter: Number(query.messages_after ?? 0), activityAfter: BigInt(query.activity_after ?? -1), limit: query.limit });
+        let link: string | null = null;
+        if (next) {
+          // the next page replays the same moment, so pages of one walk fit together
+          const url = new URL(ctx.href);
+          url.searchParams.set('as_of', audit.as_of);
+          url.searchParams.set('messages_after', String(next.messagesAfter));
+          url.searchParams.set('activity_after', String(next.activityAfter));
+          url.searchParams.set('limit', String(next.limit));
+          link = url.toString();
+        }
+        return { body: { ...page, next: link } };
       },
     }),
   ];
