@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { startBackend } from '../src/backend.ts';
+import { profiled } from './cpuProfile.ts';
 import type { CommandContext } from '../src/commands/AggregateRepository.ts';
 import { createCommands } from '../src/commands/createCommands.ts';
 import { createIdentityStore } from '../src/commands/identity/IdentityStore.ts';
@@ -292,7 +293,7 @@ async function httpPosts(url: string, log: (line: string) => void): Promise<Benc
       [`${CONNECTIONS} connections → one group chat`, one],
     ] as const) {
       log(`HTTP posts: ${name}`);
-      const result = await runLoad(backend.url, targets, SECONDS);
+      const result = await profiled(`commands http ${name}`, () => runLoad(backend.url, targets, SECONDS));
       // every 201 stored exactly once: as many MessagePosted per chat as 201 answers for it, ids 1..n
       // stored and answered, none twice
       const answered = new Map<string, number[]>();

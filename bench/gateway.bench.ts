@@ -16,6 +16,7 @@ import type { NewEvent } from '../src/eventstore/EventStore.ts';
 import { createPostgresEventStore } from '../src/eventstore/postgres/PostgresEventStore.ts';
 import { createLogger } from '../src/log.ts';
 import { adminQuery } from '../test/support/services.ts';
+import { profiled } from './cpuProfile.ts';
 import { percentile, type Bench, type BenchRow } from './harness.ts';
 
 /**
@@ -410,7 +411,7 @@ export const gatewayBench: Bench = async ({ freshDatabase, log }) => {
       stages.projected = [];
       stages.byProjection.clear();
       const [cpuBefore, pgBefore] = [process.cpuUsage(), await postgresCpu(url)];
-      const r = await clients.ask<any>({ type: 'step', id: i + 1, rate, seconds: STEP_SECONDS, chats: chatOf, groupSize: GROUP_SIZE, drainMs: DRAIN_MS });
+      const r = await profiled(`gateway ${rate} msgs per s`, () => clients.ask<any>({ type: 'step', id: i + 1, rate, seconds: STEP_SECONDS, chats: chatOf, groupSize: GROUP_SIZE, drainMs: DRAIN_MS }));
       const backendCpu = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpuBefore));
       let postgresMs = 0;
       for (const [pid, ms] of await postgresCpu(url)) postgresMs += ms - (pgBefore.get(pid) ?? 0);
