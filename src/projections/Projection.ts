@@ -20,4 +20,20 @@ export interface Projection {
    * not know; answers the cache scopes the batch made stale (see src/queries/QueryCache.ts).
    */
   apply(events: readonly RecordedEvent[], tx: Knex.Transaction): Promise<Iterable<string>>;
+  /**
+   * For filling empty tables from position 0 (a rebuild), when the projection can do better than
+   * apply() page by page: a replay folds many batches in memory with apply()'s own handlers and
+   * writes each row once per flush, rather than once per batch. Absent: the rebuild calls apply().
+   */
+  replay?(): Replay;
+}
+
+/** A projection's rows folded in memory across batches, written when flushed; applying its batches one by one would leave the same tables. */
+export interface Replay {
+  /** Folds a batch in; reads the tables (tx) only for rows it does not hold. */
+  add(events: readonly RecordedEvent[], tx: Knex.Transaction): Promise<void>;
+  /** rows waiting to be written */
+  readonly pending: number;
+  /** Writes the rows waiting. */
+  flush(tx: Knex.Transaction): Promise<void>;
 }

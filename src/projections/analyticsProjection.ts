@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
 import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import { columnChunks } from './columnChunks.ts';
 import type { Projection } from './Projection.ts';
 
 /** Messages one author posted in one chat on one UTC day, within a batch. */
@@ -13,11 +15,11 @@ export interface AuthorDay {
 }
 
 /**
- * A batch's posted messages counted per chat, UTC day and author — pure. Deleted messages still
- * count (posting them was activity) and edits add nothing, so only MessagePosted matters.
+ * Counts posted messages per chat, UTC day and author into `counted` — pure apart from updating
+ * it. Deleted messages still count (posting them was activity) and edits add nothing, so only
+ * MessagePosted matters.
  */
-export function authorDays(events: readonly RecordedEvent[]): AuthorDay[] {
-  const counted = new Map<string, AuthorDay>();
+function countAuthorDays(counted: Map<string, AuthorDay>, events: readonly RecordedEvent[]): void {
   for (const { type, data, stream } of events) {
     if (type !== 'MessagePosted' || !stream.startsWith('chat-')) continue;
     const posted = data as EventData<'MessagePosted'>;
@@ -30,14 +32,50 @@ export function authorDays(events: readonly RecordedEvent[]): AuthorDay[] {
     if (found) found.messages++;
     else counted.set(key, { chat_id, day, user_id: posted.author_id, messages: 1 });
   }
+}
+
+/** A batch's posted messages counted per chat, UTC day and author — pure. */
+export function authorDays(events: readonly RecordedEvent[]): AuthorDay[] {
+  const counted = new Map<string, AuthorDay>();
+  countAuthorDays(counted, events);
   return [...counted.values()];
 }
 
 /**
+ * Adds counts to the tables in one statement: the authors new to their (chat, day) are those the
+ * insert did not find, and they raise active_users.
+ */
+async function addAuthorDays(tx: Knex.Transaction, rows: readonly AuthorDay[]): Promise<void> {
+  // counts add up, so a large set may be added in several statements
+  for (const chunk of columnChunks(rows, ['chat_id', 'day', 'user_id', 'messages'])) await addChunk(tx, chunk);
+}
+
+async function addChunk(tx: Knex.Transaction, columns: Knex.RawBinding[]): Promise<void> {
+  await tx.raw(
+    `WITH posted AS (
+       SELECT * FROM unnest(?::uuid[], ?::date[], ?::uuid[], ?::integer[]) AS r(chat_id, day, user_id, messages)
+     ), fresh AS (
+       INSERT INTO rm_analytics_chat_day_users (chat_id, day, user_id)
+       SELECT chat_id, day, user_id FROM posted
+       ON CONFLICT DO NOTHING
+       RETURNING chat_id, day
+     ), per_day AS (
+       SELECT p.chat_id, p.day, p.messages, coalesce(f.authors, 0) AS authors
+       FROM (SELECT chat_id, day, sum(messages)::integer AS messages FROM posted GROUP BY chat_id, day) p
+       LEFT JOIN (SELECT chat_id, day, count(*)::integer AS authors FROM fresh GROUP BY chat_id, day) f USING (chat_id, day)
+     )
+     INSERT INTO rm_analytics_chat_days AS d (chat_id, day, messages, active_users)
+     SELECT chat_id, day, messages, authors FROM per_day
+     ON CONFLICT (chat_id, day) DO UPDATE
+       SET messages = d.messages + excluded.messages, active_users = d.active_users + excluded.active_users`,
+    columns,
+  );
+}
+
+/**
  * rm_analytics_chat_days: messages and active users per chat per UTC day, for analysts. One
- * statement per batch: the authors new to their (chat, day) are those the insert did not find,
- * and they raise active_users. Counts add up, so this relies on the runner applying each batch
- * exactly once (its checkpoint moves in the batch's transaction).
+ * statement per batch. Counts add up, so this relies on the runner applying each batch exactly
+ * once (its checkpoint moves in the batch's transaction).
  */
 export const analyticsProjection: Projection = {
   name: 'analytics',
@@ -46,27 +84,24 @@ export const analyticsProjection: Projection = {
   eventTypes: ['MessagePosted'],
   async apply(events, tx) {
     const rows = authorDays(events);
-    if (rows.length === 0) return [];
-    await tx.raw(
-      `WITH posted AS (
-         SELECT * FROM jsonb_to_recordset(?::jsonb) AS r(chat_id uuid, day date, user_id uuid, messages integer)
-       ), fresh AS (
-         INSERT INTO rm_analytics_chat_day_users (chat_id, day, user_id)
-         SELECT chat_id, day, user_id FROM posted
-         ON CONFLICT DO NOTHING
-         RETURNING chat_id, day
-       ), per_day AS (
-         SELECT p.chat_id, p.day, p.messages, coalesce(f.authors, 0) AS authors
-         FROM (SELECT chat_id, day, sum(messages)::integer AS messages FROM posted GROUP BY chat_id, day) p
-         LEFT JOIN (SELECT chat_id, day, count(*)::integer AS authors FROM fresh GROUP BY chat_id, day) f USING (chat_id, day)
-       )
-       INSERT INTO rm_analytics_chat_days AS d (chat_id, day, messages, active_users)
-       SELECT chat_id, day, messages, authors FROM per_day
-       ON CONFLICT (chat_id, day) DO UPDATE
-         SET messages = d.messages + excluded.messages, active_users = d.active_users + excluded.active_users`,
-      [JSON.stringify(rows)],
-    );
+    if (rows.length > 0) await addAuthorDays(tx, rows);
     // analytics answers are not cached (see src/queries/analyticsQueries.ts): nothing to make stale
     return [];
+  },
+  replay() {
+    // counts add up, so many pages' counts written at once equal each page's written in turn
+    let counted = new Map<string, AuthorDay>();
+    return {
+      async add(events) {
+        countAuthorDays(counted, events);
+      },
+      get pending() {
+        return counted.size;
+      },
+      async flush(tx) {
+        if (counted.size > 0) await addAuthorDays(tx, [...counted.values()]);
+        counted = new Map();
+      },
+    };
   },
 };

@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
 import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import { columnChunks } from './columnChunks.ts';
 import type { Projection } from './Projection.ts';
 
 export interface ChatRow {
@@ -21,21 +22,22 @@ export interface ChatModel {
   members: Map<string, number>;
 }
 
+/** What folds changed and a write must store: chats by id, members as "chat/user". */
 export interface ChatChanges {
-  chats: Map<string, ChatModel>;
-  /** members whose row must be written, as "chat/user" */
+  chats: Set<string>;
   dirtyMembers: Set<string>;
   removedMembers: Set<string>;
 }
 
+export const noChatChanges = (): ChatChanges => ({ chats: new Set(), dirtyMembers: new Set(), removedMembers: new Set() });
+
 /**
- * Folds a batch of chat events into the chats they touch — pure, so the whole batch becomes a
- * few set-based writes. `loaded` holds the touched chats as the table had them.
+ * Folds chat events into `chats` — the chats they touch, as stored or as earlier folds left them —
+ * and notes in `changes` what to write. Pure apart from updating its two arguments, so a batch (or,
+ * in a rebuild, many) becomes a few set-based writes.
  */
-export function foldChats(loaded: ReadonlyMap<string, ChatModel>, events: readonly RecordedEvent[]): ChatChanges {
-  const chats = new Map([...loaded].map(([id, chat]) => [id, { row: { ...chat.row }, members: new Map(chat.members) }]));
-  const dirtyMembers = new Set<string>();
-  const removedMembers = new Set<string>();
+export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, events: readonly RecordedEvent[]): void {
+  const { dirtyMembers, removedMembers } = changes;
   const setMember = (chat: string, user: string, readUpTo: number) => {
     chats.get(chat)!.members.set(user, readUpTo);
     dirtyMembers.add(`${chat}/${user}`);
@@ -56,11 +58,13 @@ export function foldChats(loaded: ReadonlyMap<string, ChatModel>, events: readon
         row: { uuid: id, name: created.name, is_group_chat: created.is_group_chat, admin: created.admin, created: created.created, last_activity: at, last_message: null, message_count: 0 },
         members: new Map(),
       });
+      changes.chats.add(id);
       for (const user of created.participants) setMember(id, user, 0);
       continue;
     }
     const chat = chats.get(id);
     if (!chat) continue;
+    changes.chats.add(id);
     switch (type) {
       case 'ChatRenamed':
         chat.row.name = (data as EventData<'ChatRenamed'>).name;
@@ -101,7 +105,6 @@ export function foldChats(loaded: ReadonlyMap<string, ChatModel>, events: readon
       }
     }
   }
-  return { chats, dirtyMembers, removedMembers };
 }
 
 /** A private chat is listed under the other user's name: when a username changes, so do their partners' chat lists. */
@@ -120,14 +123,60 @@ async function renamedPartners(events: readonly RecordedEvent[], tx: Knex.Transa
   return partners.map((p) => `user:${p.user_id}`);
 }
 
+const chatEvents = (events: readonly RecordedEvent[]) => events.filter((e) => e.stream.startsWith('chat-'));
+const chatIds = (events: readonly RecordedEvent[]) => [...new Set(events.map((e) => e.stream.slice('chat-'.length)))];
+
+/** The chats `ids` names that the tables hold, with their members' read marks. */
 async function load(tx: Knex.Transaction, ids: string[]): Promise<Map<string, ChatModel>> {
   const chats = new Map<string, ChatModel>();
-  const rows = await tx<ChatRow>('rm_chats').whereIn('uuid', ids);
+  // one array parameter, however many chats: a batch touches thousands
+  const { rows } = await tx.raw<{ rows: ChatRow[] }>('SELECT * FROM rm_chats WHERE uuid = ANY(?::uuid[])', [ids]);
   for (const row of rows) chats.set(row.uuid, { row: { ...row, last_activity: Number(row.last_activity) }, members: new Map() });
-  const members = await tx<{ chat_id: string; user_id: string; read_up_to: number }>('rm_chat_members').whereIn('chat_id', ids);
-  for (const m of members) chats.get(m.chat_id)?.members.set(m.user_id, m.read_up_to);
+  const members = await tx.raw<{ rows: { chat_id: string; user_id: string; read_up_to: number }[] }>('SELECT chat_id, user_id, read_up_to FROM rm_chat_members WHERE chat_id = ANY(?::uuid[])', [ids]);
+  for (const m of members.rows) chats.get(m.chat_id)?.members.set(m.user_id, m.read_up_to);
   return chats;
 }
+
+const splitMember = (key: string) => key.split('/') as [chat_id: string, user_id: string];
+
+/** Stores what the folds changed: one statement per table and kind of change. */
+async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatModel>, { chats: changed, dirtyMembers, removedMembers }: ChatChanges): Promise<void> {
+  const rows = [...changed].map((id) => chats.get(id)!.row);
+  for (const chunk of columnChunks(rows, ['uuid', 'name', 'is_group_chat', 'admin', 'created', 'last_activity', 'last_message', 'message_count'])) {
+    await tx.raw(
+      `INSERT INTO rm_chats (uuid, name, is_group_chat, admin, created, last_activity, last_message, message_count)
+       SELECT * FROM unnest(?::uuid[], ?::text[], ?::boolean[], ?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::integer[])
+       ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, admin = excluded.admin, last_activity = excluded.last_activity,
+         last_message = excluded.last_message, message_count = excluded.message_count`,
+      chunk,
+    );
+  }
+  const upserts = [...dirtyMembers].map((key) => {
+    const [chat_id, user_id] = splitMember(key);
+    return { chat_id, user_id, read_up_to: chats.get(chat_id)!.members.get(user_id)! };
+  });
+  for (const chunk of columnChunks(upserts, ['chat_id', 'user_id', 'read_up_to'])) {
+    await tx.raw(
+      `INSERT INTO rm_chat_members (chat_id, user_id, read_up_to)
+       SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::integer[])
+       ON CONFLICT (chat_id, user_id) DO UPDATE SET read_up_to = excluded.read_up_to`,
+      chunk,
+    );
+  }
+  if (removedMembers.size > 0) {
+    const removed = [...removedMembers].map((key) => {
+      const [chat_id, user_id] = splitMember(key);
+      return { chat_id, user_id };
+    });
+    await tx.raw(
+      `DELETE FROM rm_chat_members m USING json_to_recordset(?::json) AS d(chat_id uuid, user_id uuid) WHERE m.chat_id = d.chat_id AND m.user_id = d.user_id`,
+      [JSON.stringify(removed)],
+    );
+  }
+}
+
+/** Past this many chats held, a rebuild's replay lets them go after a flush and reads back those it meets again. */
+const MAX_HELD_CHATS = 500_000;
 
 /** rm_chats and rm_chat_members: each user's chat list, by last activity, with last message and unread counts. */
 export const chatsProjection: Projection = {
@@ -137,45 +186,40 @@ export const chatsProjection: Projection = {
   eventTypes: ['ChatCreated', 'ChatRenamed', 'ParticipantAdded', 'ParticipantLeft', 'ParticipantRemoved', 'MessagePosted', 'MessageEdited', 'MessageDeleted', 'MessagesRead', 'UserProfileUpdated'],
   async apply(events, tx) {
     const stale = new Set(await renamedPartners(events, tx));
-    const mine = events.filter((e) => e.stream.startsWith('chat-'));
+    const mine = chatEvents(events);
     if (mine.length === 0) return stale;
-    const ids = [...new Set(mine.map((e) => e.stream.slice('chat-'.length)))];
-    const before = await load(tx, ids);
-    const formerMembers = new Map([...before].map(([id, chat]) => [id, [...chat.members.keys()]]));
-    const { chats, dirtyMembers, removedMembers } = foldChats(before, mine);
-
-    const rows = [...chats.values()].map((c) => c.row);
-    if (rows.length > 0) {
-      await tx.raw(
-        `INSERT INTO rm_chats (uuid, name, is_group_chat, admin, created, last_activity, last_message, message_count)
-         SELECT * FROM json_to_recordset(?::json) AS r(uuid uuid, name text, is_group_chat boolean, admin uuid, created text, last_activity bigint, last_message text, message_count integer)
-         ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, admin = excluded.admin, last_activity = excluded.last_activity,
-           last_message = excluded.last_message, message_count = excluded.message_count`,
-        [JSON.stringify(rows)],
-      );
-    }
-    const upserts = [...dirtyMembers].map((key) => {
-      const [chat_id, user_id] = key.split('/') as [string, string];
-      return { chat_id, user_id, read_up_to: chats.get(chat_id)!.members.get(user_id)! };
-    });
-    if (upserts.length > 0) {
-      await tx.raw(
-        `INSERT INTO rm_chat_members (chat_id, user_id, read_up_to)
-         SELECT * FROM json_to_recordset(?::json) AS r(chat_id uuid, user_id uuid, read_up_to integer)
-         ON CONFLICT (chat_id, user_id) DO UPDATE SET read_up_to = excluded.read_up_to`,
-        [JSON.stringify(upserts)],
-      );
-    }
-    for (const key of removedMembers) {
-      const [chat_id, user_id] = key.split('/') as [string, string];
-      await tx('rm_chat_members').where({ chat_id, user_id }).delete();
-    }
-    // every member's chat list changed (order, last message, unread count), and so did the leavers'
+    const chats = await load(tx, chatIds(mine));
+    // the members before the batch: a leaver's chat list changed too
+    for (const chat of chats.values()) for (const user of chat.members.keys()) stale.add(`user:${user}`);
+    const changes = noChatChanges();
+    foldChats(chats, changes, mine);
+    await writeChats(tx, chats, changes);
+    // every member's chat list changed (order, last message, unread count)
     for (const [id, chat] of chats) {
       stale.add(`chat:${id}`);
       for (const user of chat.members.keys()) stale.add(`user:${user}`);
-      for (const user of formerMembers.get(id) ?? []) stale.add(`user:${user}`);
     }
     return stale;
+  },
+  replay() {
+    // every chat met so far, as stored or about to be: after the first pages, a page reads nothing back
+    const held = new Map<string, ChatModel>();
+    let changes = noChatChanges();
+    return {
+      async add(events, tx) {
+        const mine = chatEvents(events);
+        const missing = chatIds(mine).filter((id) => !held.has(id));
+        if (missing.length > 0) for (const [id, chat] of await load(tx, missing)) held.set(id, chat);
+        foldChats(held, changes, mine);
+      },
+      get pending() {
+        return changes.chats.size + changes.dirtyMembers.size + changes.removedMembers.size;
+      },
+      async flush(tx) {
+        await writeChats(tx, held, changes);
+        changes = noChatChanges();
+        if (held.size > MAX_HELD_CHATS) held.clear();
+      },
+    };
   },
 };

@@ -1,6 +1,8 @@
+import type { Knex } from 'knex';
 import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
 import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import { columnChunks } from './columnChunks.ts';
 import type { Projection } from './Projection.ts';
 
 export interface MessageRow {
@@ -13,19 +15,23 @@ export interface MessageRow {
   deleted: boolean;
 }
 
+type MessageChange = { chat_id: string; id: number; content: string; edited_at: string | null; deleted: boolean };
+
 export interface MessageWrites {
-  inserts: MessageRow[];
-  /** changes to messages stored before the batch, in order */
-  updates: { chat_id: string; id: number; content: string; edited_at: string | null; deleted: boolean }[];
+  /** new messages, as the events so far left them, by "chat/id" */
+  inserts: Map<string, MessageRow>;
+  /** changes to messages stored before, in order */
+  updates: MessageChange[];
 }
 
+export const noMessageWrites = (): MessageWrites => ({ inserts: new Map(), updates: [] });
+
 /**
- * A batch of message events as writes — pure. A message posted and then edited or deleted in the
- * same batch is inserted as it ended up.
+ * Folds message events into writes — pure apart from updating `writes`. A message posted and then
+ * edited or deleted before the writes are stored is inserted as it ended up.
  */
-export function messageWrites(events: readonly RecordedEvent[]): MessageWrites {
-  const inserts = new Map<string, MessageRow>();
-  const updates: MessageWrites['updates'] = [];
+export function foldMessages(writes: MessageWrites, events: readonly RecordedEvent[]): void {
+  const { inserts, updates } = writes;
   for (const { type, data, stream } of events) {
     if (!stream.startsWith('chat-')) continue;
     const chat_id = stream.slice('chat-'.length);
@@ -52,7 +58,40 @@ export function messageWrites(events: readonly RecordedEvent[]): MessageWrites {
     if (pending) Object.assign(pending, change);
     else updates.push({ chat_id, id, edited_at: null, ...change });
   }
-  return { inserts: [...inserts.values()], updates };
+}
+
+/** A batch of message events as writes — pure. */
+export function messageWrites(events: readonly RecordedEvent[]): MessageWrites {
+  const writes = noMessageWrites();
+  foldMessages(writes, events);
+  return writes;
+}
+
+/** Stores folded writes: the inserts, then the changes to messages stored before. */
+async function writeMessages(tx: Knex.Transaction, { inserts, updates }: MessageWrites): Promise<void> {
+  for (const chunk of columnChunks([...inserts.values()], ['chat_id', 'id', 'author_id', 'content', 'time_stamp', 'edited_at', 'deleted'])) {
+    await tx.raw(
+      `INSERT INTO rm_messages (chat_id, id, author_id, content, time_stamp, edited_at, deleted)
+       SELECT * FROM unnest(?::uuid[], ?::integer[], ?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::boolean[])
+       ON CONFLICT (chat_id, id) DO NOTHING`,
+      chunk,
+    );
+  }
+  if (updates.length > 0) {
+    // one row per message, as its changes in order leave it: the last content, the last edit's time, deleted once deleted
+    const folded = new Map<string, MessageChange>();
+    for (const u of updates) {
+      const key = `${u.chat_id}/${u.id}`;
+      const before = folded.get(key);
+      folded.set(key, { ...u, edited_at: u.deleted ? (before?.edited_at ?? null) : u.edited_at, deleted: u.deleted || (before?.deleted ?? false) });
+    }
+    await tx.raw(
+      `UPDATE rm_messages m SET content = u.content, edited_at = coalesce(u.edited_at, m.edited_at), deleted = m.deleted OR u.deleted
+       FROM json_to_recordset(?::json) AS u(chat_id uuid, id integer, content text, edited_at text, deleted boolean)
+       WHERE m.chat_id = u.chat_id AND m.id = u.id`,
+      [JSON.stringify([...folded.values()])],
+    );
+  }
 }
 
 /** rm_messages: the 15-message pages and full-text search. */
@@ -62,32 +101,23 @@ export const messagesProjection: Projection = {
   tables: ['rm_messages'],
   eventTypes: ['MessagePosted', 'MessageEdited', 'MessageDeleted'],
   async apply(events, tx) {
-    const { inserts, updates } = messageWrites(events);
-    if (inserts.length > 0) {
-      await tx.raw(
-        `INSERT INTO rm_messages (chat_id, id, author_id, content, time_stamp, edited_at, deleted)
-         SELECT * FROM json_to_recordset(?::json)
-           AS r(chat_id uuid, id integer, author_id uuid, content text, time_stamp bigint, edited_at text, deleted boolean)
-         ON CONFLICT (chat_id, id) DO NOTHING`,
-        [JSON.stringify(inserts)],
-      );
-    }
-    if (updates.length > 0) {
-      // one row per message, as its changes in order leave it: the last content, the last edit's time, deleted once deleted
-      const folded = new Map<string, { chat_id: string; id: number; content: string; edited_at: string | null; deleted: boolean }>();
-      for (const u of updates) {
-        const key = `${u.chat_id}/${u.id}`;
-        const before = folded.get(key);
-        folded.set(key, { ...u, edited_at: u.deleted ? (before?.edited_at ?? null) : u.edited_at, deleted: u.deleted || (before?.deleted ?? false) });
-      }
-      await tx.raw(
-        `UPDATE rm_messages m SET content = u.content, edited_at = coalesce(u.edited_at, m.edited_at), deleted = m.deleted OR u.deleted
-         FROM json_to_recordset(?::json) AS u(chat_id uuid, id integer, content text, edited_at text, deleted boolean)
-         WHERE m.chat_id = u.chat_id AND m.id = u.id`,
-        [JSON.stringify([...folded.values()])],
-      );
-    }
-    return [...new Set([...inserts, ...updates].map((m) => `chat:${m.chat_id}`))];
+    const writes = messageWrites(events);
+    await writeMessages(tx, writes);
+    return [...new Set([...writes.inserts.values(), ...writes.updates].map((m) => `chat:${m.chat_id}`))];
+  },
+  replay() {
+    let writes = noMessageWrites();
+    return {
+      async add(events) {
+        foldMessages(writes, events);
+      },
+      get pending() {
+        return writes.inserts.size + writes.updates.length;
+      },
+      async flush(tx) {
+        await writeMessages(tx, writes);
+        writes = noMessageWrites();
+      },
+    };
   },
 };
-

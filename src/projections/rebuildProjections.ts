@@ -2,12 +2,16 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import type { EventStore, RecordedEvent } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
-import type { Projection } from './Projection.ts';
+import type { Projection, Replay } from './Projection.ts';
 
 /** Where the live read models are. */
 const LIVE_SCHEMA = 'public';
 /** events read per page while loading the shadow tables */
 const PAGE = 8192;
+/** rows a projection's replay holds before it writes them: fewer, larger writes, each row once per flush */
+const FLUSH_ROWS = 100_000;
+/** pages a projection may fall behind the reading */
+const LAG = 2;
 /** the swap waits at most this long for a table lock, then lets the readers go and tries again */
 const SWAP_LOCK_TIMEOUT_MS = 200;
 const SWAP_ATTEMPTS = 50;
@@ -57,7 +61,7 @@ interface IndexDefinition {
 
 /**
  * Rebuilds read models from position 0 while the live ones keep serving: each projection's
- * unchanged apply() writes into fresh tables in a schema of its own (`rebuild_<name>`, first on
+ * replay (or, without one, its unchanged apply()) writes into fresh tables in a schema of its own (`rebuild_<name>`, first on
  * its search path), created like the live tables but with only the indexes ON CONFLICT needs —
  * the others are built once loaded. Caught up to the head, they are swapped in one transaction
  * that locks the checkpoint rows first (a live runner's batch locks its row before its tables),
@@ -77,6 +81,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     }
     const deferred = new Map<Projection, IndexDefinition[]>();
     for (const projection of projections) deferred.set(projection, await createShadow(knex, projection));
+    const shadows = projections.map((projection) => ({ projection, replay: projection.replay?.() ?? null }));
 
     const head = await store.headPosition();
     let position = 0n;
@@ -84,26 +89,45 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     let events = 0;
     const share = () => (first === null || head <= first ? (position >= head ? 1 : 0) : Math.min(1, Number(position - first) / Number(head - first)));
     const load = async (phase: RebuildProgress['phase']) => {
-      for await (const page of pages(store, position, options.shouldStop)) {
-        first ??= page[0]!.position;
-        await Promise.all(projections.map((p) => applyInShadow(knex, p, page)));
-        position = page[page.length - 1]!.position;
-        events += page.length;
-        report({ phase, events, position, head, share: share() });
+      // each projection writes its pages in order on a connection of its own, up to LAG pages behind the reading:
+      // one flushing does not hold up the others, nor the reading and folding of the next pages
+      const lanes = shadows.map((shadow) => ({ shadow, steps: [] as Promise<void>[] }));
+      const last = (lane: (typeof lanes)[number]) => lane.steps.at(-1) ?? Promise.resolve();
+      try {
+        for await (const page of pages(store, position, options.shouldStop)) {
+          first ??= page[0]!.position;
+          for (const lane of lanes) {
+            const step = last(lane).then(() => applyInShadow(knex, lane.shadow, page, FLUSH_ROWS));
+            step.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection meanwhile
+            lane.steps.push(step);
+          }
+          for (const lane of lanes) while (lane.steps.length > LAG) await lane.steps.shift();
+          position = page[page.length - 1]!.position;
+          events += page.length;
+          report({ phase, events, position, head, share: share() });
+        }
+        for (const lane of lanes) await last(lane);
+      } finally {
+        // no lane may still write once this returns or throws
+        await Promise.allSettled(lanes.map(last));
       }
+      await Promise.all(shadows.map((shadow) => applyInShadow(knex, shadow, [], 1)));
     };
     report({ phase: 'loading', events, position, head, share: 0 });
     await load('loading');
 
     report({ phase: 'indexing', events, position, head, share: share() });
-    for (const [projection, indexes] of deferred) {
-      await knex.transaction(async (tx) => {
-        // sorting a GIN index's entries in memory rather than in runs on disk
-        await tx.raw(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
-        for (const index of indexes) await tx.raw(index.definition);
-      });
-      for (const table of projection.tables) await knex.raw(`ANALYZE ${shadowSchema(projection)}.${table}`);
-    }
+    // the projections' indexes side by side: the biggest (message search) need not wait for the others
+    await Promise.all(
+      [...deferred].map(async ([projection, indexes]) => {
+        await knex.transaction(async (tx) => {
+          // sorting a GIN index's entries in memory rather than in runs on disk
+          await tx.raw(`SET LOCAL maintenance_work_mem = '${INDEX_BUILD_MEMORY}'`);
+          for (const index of indexes) await tx.raw(index.definition);
+        });
+        for (const table of projection.tables) await knex.raw(`ANALYZE ${shadowSchema(projection)}.${table}`);
+      }),
+    );
     // what arrived while indexing, so the swap's transaction has little left to do
     await load('indexing');
 
@@ -186,20 +210,35 @@ const relevant = (projection: Projection, events: readonly RecordedEvent[]) => {
   return types ? events.filter((e) => types.includes(e.type)) : events;
 };
 
-/** The projection's unchanged apply(), its tables found in the shadow schema first. */
-async function applyInShadow(db: Knex | Knex.Transaction, projection: Projection, events: readonly RecordedEvent[]): Promise<void> {
+/** A projection being loaded into its shadow tables, and its replay when it has one. */
+interface Shadow {
+  projection: Projection;
+  replay: Replay | null;
+}
+
+/**
+ * A page into the shadow tables (search path: the shadow schema first): folded into the replay,
+ * which writes once it holds `flushAt` rows, or written by the projection's unchanged apply().
+ */
+async function applyInShadow(db: Knex | Knex.Transaction, { projection, replay }: Shadow, events: readonly RecordedEvent[], flushAt: number): Promise<void> {
   const mine = relevant(projection, events);
-  if (mine.length === 0) return;
+  const mayFlush = replay !== null && replay.pending + mine.length >= flushAt;
+  if (mine.length === 0 && !mayFlush) return;
+  const write = async (tx: Knex.Transaction) => {
+    if (!replay) return void (await projection.apply(mine, tx));
+    if (mine.length > 0) await replay.add(mine, tx);
+    if (replay.pending >= flushAt) await replay.flush(tx);
+  };
   if (db.isTransaction) {
     await db.raw(`SELECT set_config('search_path', ?, true)`, [`${shadowSchema(projection)}, ${LIVE_SCHEMA}`]);
-    await projection.apply(mine, db as Knex.Transaction);
+    await write(db as Knex.Transaction);
     await db.raw(`SELECT set_config('search_path', ?, true)`, [LIVE_SCHEMA]);
     return;
   }
   await db.transaction(async (tx) => {
     // a crash while loading loses nothing a rerun would not redo, so the load need not wait for the disk
     await tx.raw(`SELECT set_config('search_path', ?, true), set_config('synchronous_commit', 'off', true)`, [`${shadowSchema(projection)}, ${LIVE_SCHEMA}`]);
-    await projection.apply(mine, tx);
+    await write(tx);
   });
 }
 
@@ -220,7 +259,8 @@ async function swap(knex: Knex, store: EventStore, projections: readonly Project
     let position = from;
     let events = 0;
     for await (const page of pages(store, position)) {
-      for (const projection of projections) await applyInShadow(tx, projection, page);
+      // apply(), not the replays: a swap that meets a busy table rolls back and starts over, which a replay's memory would not
+      for (const projection of projections) await applyInShadow(tx, { projection, replay: null }, page, 0);
       position = page[page.length - 1]!.position;
       events += page.length;
     }
