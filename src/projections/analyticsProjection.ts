@@ -5,6 +5,9 @@ import type { RecordedEvent } from '../eventstore/EventStore.ts';
 import { columnChunks } from './columnChunks.ts';
 import type { Projection } from './Projection.ts';
 
+const MILLIS_PER_DAY = 86_400_000;
+const MICROS_PER_DAY = MILLIS_PER_DAY * 1000;
+
 /** Messages one author posted in one chat on one UTC day, within a batch. */
 export interface AuthorDay {
   chat_id: string;
@@ -26,11 +29,12 @@ function countAuthorDays(counted: Map<string, AuthorDay>, events: readonly Recor
     const micros = parseIsoMicros(posted.time_stamp);
     if (micros === null) continue;
     const chat_id = stream.slice('chat-'.length);
-    const day = new Date(Math.floor(micros / 1000)).toISOString().slice(0, 10);
-    const key = `${chat_id}/${day}/${posted.author_id}`;
+    // the UTC day as a number for the key; written out only for a new row
+    const dayNumber = Math.floor(micros / MICROS_PER_DAY);
+    const key = `${chat_id}/${dayNumber}/${posted.author_id}`;
     const found = counted.get(key);
     if (found) found.messages++;
-    else counted.set(key, { chat_id, day, user_id: posted.author_id, messages: 1 });
+    else counted.set(key, { chat_id, day: new Date(dayNumber * MILLIS_PER_DAY).toISOString().slice(0, 10), user_id: posted.author_id, messages: 1 });
   }
 }
 
