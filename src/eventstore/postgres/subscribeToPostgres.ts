@@ -52,36 +52,42 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
     let last = after;
     let backoff = 100;
     let behindHorizon = 1;
+    /** After a failed query: a new connection next time, after a pause that grows while failures go on. */
+    async function dropConnection(): Promise<void> {
+      const dead = client;
+      client = null;
+      await dead?.end().catch(() => {});
+      await pause(backoff, false);
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+    }
     while (!closed) {
       let page: RecordedEvent[];
-      let blocked = false;
       try {
         client ??= await connect();
         notified = false;
         page = await queryEvents(client, READ_ALL, [String(last), PAGE]);
-        if (page.length < PAGE) {
-          // committed events above the horizon wait for an older append to end, which may send no notification
-          // max() reads the primary key's last entry whatever the statistics say; EXISTS could scan the table
-          const above = await client.query<{ blocked: boolean }>('SELECT coalesce((SELECT max(position) FROM es_events) > greatest($1::bigint, es_horizon()), false) AS blocked', [
-            String(page.at(-1)?.position ?? last),
-          ]);
-          blocked = above.rows[0]!.blocked;
-        }
         backoff = 100;
       } catch {
-        const dead = client;
-        client = null;
-        await dead?.end().catch(() => {});
-        await pause(backoff, false);
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        await dropConnection();
         continue;
       }
+      // delivered before anything else is asked of Postgres
       for (const event of page) {
         if (closed) return;
         yield event;
         last = event.position;
       }
       if (page.length === PAGE) continue;
+      let blocked: boolean;
+      try {
+        // committed events above the horizon wait for an older append to end, which may send no notification
+        // max() reads the primary key's last entry whatever the statistics say; EXISTS could scan the table
+        const above = await client.query<{ blocked: boolean }>('SELECT coalesce((SELECT max(position) FROM es_events) > greatest($1::bigint, es_horizon()), false) AS blocked', [String(last)]);
+        blocked = above.rows[0]!.blocked;
+      } catch {
+        await dropConnection();
+        continue;
+      }
       if (blocked) {
         // an append still running holds the rest back; it is short, so look again soon, less often while it lasts
         if (page.length > 0) behindHorizon = 1;
