@@ -14,6 +14,53 @@ import type { Knex } from 'knex';
 //
 // It reads pg_locks, so callers evaluate it once per statement: '(SELECT es_horizon())', not as a
 // per-row filter.
+const MARK = `      -- the appenders' mark, before the transaction id: a reader that sees an id running without it knows that
+      -- transaction will never append (see es_horizon)
+      IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+        RAISE EXCEPTION 'es_append_batch must be the first write of its transaction';
+      END IF;
+      PERFORM pg_advisory_xact_lock_shared(1702065503, 1);
+`;
+
+/** es_append_batch as the first migration made it, with the appenders' mark or (down) without. */
+const appendBatch = (marked: boolean) => `
+    CREATE OR REPLACE FUNCTION es_append_batch(p_rows jsonb, p_heads jsonb, p_ids uuid[], p_careful boolean) RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE
+      base bigint;
+      stale text[];
+      stored jsonb;
+      skip text[];
+    BEGIN
+      IF p_careful THEN
+        -- so no careful writer changes a head between its check and the insert; in one order, so two cannot deadlock
+        PERFORM pg_advisory_xact_lock(k)
+           FROM (SELECT DISTINCT hashtextextended(h->>'stream', 0) AS k FROM jsonb_array_elements(p_heads) h ORDER BY 1) AS locks;
+      END IF;
+      SELECT array_agg(c.stream) INTO stale
+        FROM jsonb_to_recordset(p_heads) AS c(stream text, revision bigint)
+       WHERE c.revision IS DISTINCT FROM (SELECT max(e.revision) FROM es_events e WHERE e.stream = c.stream);
+      SELECT jsonb_agg(jsonb_build_object('id', e.id, 'stream', e.stream, 'revision', e.revision::text, 'position', e.position::text)) INTO stored
+        FROM es_events e WHERE e.id = ANY(p_ids);
+      skip := coalesce(stale, '{}') || ARRAY(
+        SELECT r->>'stream' FROM jsonb_array_elements(p_rows) r WHERE (r->>'id')::uuid IN (SELECT (s->>'id')::uuid FROM jsonb_array_elements(stored) s));
+${marked ? MARK : ''}      -- the transaction id is taken only now, so waiting for the locks held no reader back
+      base := pg_current_xact_id()::text::bigint << 20;
+      INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
+      SELECT base + r."offset", r.id, r.stream, r.revision, r.type, r.data, r.metadata || jsonb_build_object('hash', r.hash)
+        FROM jsonb_to_recordset(p_rows) AS r(id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb, hash text, "offset" bigint)
+       WHERE r.stream <> ALL (skip);
+      IF FOUND THEN
+        PERFORM pg_notify('es_events', '');
+      END IF;
+      RETURN jsonb_build_object(
+        'base', base::text,
+        'stale', (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', t.stream, 'revision', h.revision::text, 'hash', h.hash)), '[]')
+                    FROM unnest(stale) AS t(stream)
+                    LEFT JOIN LATERAL (SELECT e.revision, e.metadata->>'hash' AS hash FROM es_events e
+                                        WHERE e.stream = t.stream ORDER BY e.revision DESC LIMIT 1) h ON true),
+        'stored', coalesce(stored, '[]'));
+    END $$;`;
+
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE OR REPLACE FUNCTION es_horizon() RETURNS bigint LANGUAGE sql STABLE AS $$
@@ -34,48 +81,7 @@ export async function up(knex: Knex): Promise<void> {
         pg_snapshot_xmax(pg_current_snapshot())::text::bigint) << 20) - 1
     $$;
 
-    CREATE OR REPLACE FUNCTION es_append_batch(p_rows jsonb, p_heads jsonb, p_ids uuid[], p_careful boolean) RETURNS jsonb LANGUAGE plpgsql AS $$
-    DECLARE
-      base bigint;
-      stale text[];
-      stored jsonb;
-      skip text[];
-    BEGIN
-      IF p_careful THEN
-        -- so no careful writer changes a head between its check and the insert; in one order, so two cannot deadlock
-        PERFORM pg_advisory_xact_lock(k)
-           FROM (SELECT DISTINCT hashtextextended(h->>'stream', 0) AS k FROM jsonb_array_elements(p_heads) h ORDER BY 1) AS locks;
-      END IF;
-      SELECT array_agg(c.stream) INTO stale
-        FROM jsonb_to_recordset(p_heads) AS c(stream text, revision bigint)
-       WHERE c.revision IS DISTINCT FROM (SELECT max(e.revision) FROM es_events e WHERE e.stream = c.stream);
-      SELECT jsonb_agg(jsonb_build_object('id', e.id, 'stream', e.stream, 'revision', e.revision::text, 'position', e.position::text)) INTO stored
-        FROM es_events e WHERE e.id = ANY(p_ids);
-      skip := coalesce(stale, '{}') || ARRAY(
-        SELECT r->>'stream' FROM jsonb_array_elements(p_rows) r WHERE (r->>'id')::uuid IN (SELECT (s->>'id')::uuid FROM jsonb_array_elements(stored) s));
-      -- the appenders' mark, before the transaction id: a reader that sees an id running without it knows that
-      -- transaction will never append (see es_horizon)
-      IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
-        RAISE EXCEPTION 'es_append_batch must be the first write of its transaction';
-      END IF;
-      PERFORM pg_advisory_xact_lock_shared(1702065503, 1);
-      -- the transaction id is taken only now, so waiting for the locks held no reader back
-      base := pg_current_xact_id()::text::bigint << 20;
-      INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
-      SELECT base + r."offset", r.id, r.stream, r.revision, r.type, r.data, r.metadata || jsonb_build_object('hash', r.hash)
-        FROM jsonb_to_recordset(p_rows) AS r(id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb, hash text, "offset" bigint)
-       WHERE r.stream <> ALL (skip);
-      IF FOUND THEN
-        PERFORM pg_notify('es_events', '');
-      END IF;
-      RETURN jsonb_build_object(
-        'base', base::text,
-        'stale', (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', t.stream, 'revision', h.revision::text, 'hash', h.hash)), '[]')
-                    FROM unnest(stale) AS t(stream)
-                    LEFT JOIN LATERAL (SELECT e.revision, e.metadata->>'hash' AS hash FROM es_events e
-                                        WHERE e.stream = t.stream ORDER BY e.revision DESC LIMIT 1) h ON true),
-        'stored', coalesce(stored, '[]'));
-    END $$;
+${appendBatch(true)}
   `);
 }
 
@@ -85,41 +91,6 @@ export async function down(knex: Knex): Promise<void> {
       SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20) - 1
     $$;
 
-    CREATE OR REPLACE FUNCTION es_append_batch(p_rows jsonb, p_heads jsonb, p_ids uuid[], p_careful boolean) RETURNS jsonb LANGUAGE plpgsql AS $$
-    DECLARE
-      base bigint;
-      stale text[];
-      stored jsonb;
-      skip text[];
-    BEGIN
-      IF p_careful THEN
-        -- so no careful writer changes a head between its check and the insert; in one order, so two cannot deadlock
-        PERFORM pg_advisory_xact_lock(k)
-           FROM (SELECT DISTINCT hashtextextended(h->>'stream', 0) AS k FROM jsonb_array_elements(p_heads) h ORDER BY 1) AS locks;
-      END IF;
-      SELECT array_agg(c.stream) INTO stale
-        FROM jsonb_to_recordset(p_heads) AS c(stream text, revision bigint)
-       WHERE c.revision IS DISTINCT FROM (SELECT max(e.revision) FROM es_events e WHERE e.stream = c.stream);
-      SELECT jsonb_agg(jsonb_build_object('id', e.id, 'stream', e.stream, 'revision', e.revision::text, 'position', e.position::text)) INTO stored
-        FROM es_events e WHERE e.id = ANY(p_ids);
-      skip := coalesce(stale, '{}') || ARRAY(
-        SELECT r->>'stream' FROM jsonb_array_elements(p_rows) r WHERE (r->>'id')::uuid IN (SELECT (s->>'id')::uuid FROM jsonb_array_elements(stored) s));
-      -- the transaction id is taken only now, so waiting for the locks held no reader back
-      base := pg_current_xact_id()::text::bigint << 20;
-      INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
-      SELECT base + r."offset", r.id, r.stream, r.revision, r.type, r.data, r.metadata || jsonb_build_object('hash', r.hash)
-        FROM jsonb_to_recordset(p_rows) AS r(id uuid, stream text, revision bigint, type text, data jsonb, metadata jsonb, hash text, "offset" bigint)
-       WHERE r.stream <> ALL (skip);
-      IF FOUND THEN
-        PERFORM pg_notify('es_events', '');
-      END IF;
-      RETURN jsonb_build_object(
-        'base', base::text,
-        'stale', (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', t.stream, 'revision', h.revision::text, 'hash', h.hash)), '[]')
-                    FROM unnest(stale) AS t(stream)
-                    LEFT JOIN LATERAL (SELECT e.revision, e.metadata->>'hash' AS hash FROM es_events e
-                                        WHERE e.stream = t.stream ORDER BY e.revision DESC LIMIT 1) h ON true),
-        'stored', coalesce(stored, '[]'));
-    END $$;
+${appendBatch(false)}
   `);
 }
