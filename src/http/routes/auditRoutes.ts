@@ -5,6 +5,7 @@ import type { UserCommands } from '../../commands/user/userCommands.ts';
 import { nowMicros, parseIsoMicros } from '../../events/time.ts';
 import type { EventStore } from '../../eventstore/EventStore.ts';
 import { HttpError } from '../errors.ts';
+import { linkWith } from '../pagination.ts';
 import { requireRole, roleRefusal } from '../requireRole.ts';
 import { route } from '../route.ts';
 import { ErrorAnswer, Message } from '../schemas.ts';
@@ -111,13 +112,7 @@ export function auditRoutes(store: EventStore, users: Pick<UserCommands, 'hasRol
         if (events.length === 0 && (await store.readStream(params.stream, { direction: 'backwards', maxCount: 1 })).length === 0) {
           throw new HttpError(404, 'stream_not_found', 'No such stream.');
         }
-        let next: string | null = null;
-        if (events.length === query.limit) {
-          const url = new URL(ctx.href);
-          url.searchParams.set('from', String(events[events.length - 1]!.revision + 1n));
-          url.searchParams.set('limit', String(query.limit));
-          next = url.toString();
-        }
+        const next = events.length === query.limit ? linkWith(ctx, { from: events[events.length - 1]!.revision + 1n, limit: query.limit }) : null;
         return { body: { stream: params.stream, events: events.map(eventJson), next } };
       },
     }),
@@ -145,16 +140,8 @@ export function auditRoutes(store: EventStore, users: Pick<UserCommands, 'hasRol
         const audit = await auditChat(store, params.chat, asOf);
         if (!audit) throw new HttpError(404, 'chat_not_found', 'No such chat at that moment.');
         const { page, next } = auditPage(audit, { messagesAfter: Number(query.messages_after ?? 0), activityAfter: BigInt(query.activity_after ?? -1), limit: query.limit });
-        let link: string | null = null;
-        if (next) {
-          // the next page replays the same moment, so pages of one walk fit together
-          const url = new URL(ctx.href);
-          url.searchParams.set('as_of', audit.as_of);
-          url.searchParams.set('messages_after', String(next.messagesAfter));
-          url.searchParams.set('activity_after', String(next.activityAfter));
-          url.searchParams.set('limit', String(next.limit));
-          link = url.toString();
-        }
+        // the next page replays the same moment, so pages of one walk fit together
+        const link = next && linkWith(ctx, { as_of: audit.as_of, messages_after: next.messagesAfter, activity_after: next.activityAfter, limit: next.limit });
         return { body: { ...page, next: link } };
       },
     }),
