@@ -88,7 +88,7 @@ export const analyticsProjection: Projection = {
   eventTypes: ['MessagePosted'],
   async apply(events, tx) {
     const rows = authorDays(events);
-    if (rows.length > 0) await addAuthorDays(tx, rows);
+    await addAuthorDays(tx, rows);
     // analytics answers are not cached (see src/queries/analyticsQueries.ts): nothing to make stale
     return [];
   },
@@ -103,7 +103,7 @@ export const analyticsProjection: Projection = {
         return counted.size;
       },
       async flush(tx) {
-        if (counted.size > 0) await addAuthorDays(tx, [...counted.values()]);
+        await addAuthorDays(tx, [...counted.values()]);
         counted = new Map();
       },
     };
