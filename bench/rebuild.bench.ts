@@ -4,6 +4,7 @@ import { createLogger } from '../src/log.ts';
 import { allProjections } from '../src/projections/allProjections.ts';
 import { ProjectionRunner } from '../src/projections/ProjectionRunner.ts';
 import { rebuildProjections, type RebuildProgress } from '../src/projections/rebuildProjections.ts';
+import { profiled } from './cpuProfile.ts';
 import type { Bench, BenchRow } from './harness.ts';
 import { datasetEvents, generate, lastPosition, type DatasetSize } from './readSide.bench.ts';
 
@@ -42,8 +43,10 @@ export const rebuildBench: Bench = async ({ freshDatabase, log }) => {
     log(`catch-up: all ${allProjections.length} projections from 0`);
     const runner = new ProjectionRunner(knex, url, store, allProjections, silent);
     let started = performance.now();
-    runner.start();
-    const caughtUp = await runner.reached(head, 30 * 60_000);
+    const caughtUp = await profiled('rebuild catch-up', () => {
+      runner.start();
+      return runner.reached(head, 30 * 60_000);
+    });
     const catchUpSeconds = (performance.now() - started) / 1000;
     await runner.stop();
     if (!caughtUp) throw new Error('projections did not catch up within 30 minutes');
@@ -61,7 +64,7 @@ export const rebuildBench: Bench = async ({ freshDatabase, log }) => {
     let phase: RebuildProgress['phase'] | null = null;
     let lastLine = 0;
     started = performance.now();
-    const result = await rebuildProjections({
+    const result = await profiled('rebuild', () => rebuildProjections({
       knex,
       store,
       databaseUrl: url,
@@ -79,7 +82,7 @@ export const rebuildBench: Bench = async ({ freshDatabase, log }) => {
           log(`  ${p.phase} ${fmt(p.events)} events, ${fmt(p.events / ((now - started) / 1000))} events/s`);
         }
       },
-    });
+    }));
     const seconds = (performance.now() - started) / 1000;
     const split = [...phases].map(([name, s]) => `${name} ${s.toFixed(1)} s`).join(', ');
     rows.push({
