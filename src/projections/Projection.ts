@@ -34,6 +34,9 @@ export interface Replay {
   add(events: readonly RecordedEvent[], tx: Knex.Transaction): Promise<void>;
   /** rows waiting to be written */
   readonly pending: number;
-  /** Writes the rows waiting. */
+  /**
+   * Writes the rows waiting. It takes them before its first await: the rebuild goes on folding
+   * later batches while a flush writes, and flushes again only once the last flush is done.
+   */
   flush(tx: Knex.Transaction): Promise<void>;
 }

@@ -103,8 +103,9 @@ export const analyticsProjection: Projection = {
         return counted.size;
       },
       async flush(tx) {
-        await addAuthorDays(tx, [...counted.values()]);
+        const taken = [...counted.values()];
         counted = new Map();
+        await addAuthorDays(tx, taken);
       },
     };
   },

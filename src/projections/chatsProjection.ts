@@ -3,7 +3,7 @@ import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
 import type { RecordedEvent } from '../eventstore/EventStore.ts';
 import { columnChunks } from './columnChunks.ts';
-import type { Projection } from './Projection.ts';
+import type { Projection, Replay } from './Projection.ts';
 
 export interface ChatRow {
   uuid: string;
@@ -139,44 +139,77 @@ async function load(tx: Knex.Transaction, ids: string[]): Promise<Map<string, Ch
 
 const splitMember = (key: string) => key.split('/') as [chat_id: string, user_id: string];
 
-/** Stores what the folds changed: one statement per table and kind of change. */
+const UPSERT_CHATS = `INSERT INTO rm_chats (uuid, name, is_group_chat, admin, created, last_activity, last_message, message_count)
+  SELECT * FROM unnest(?::uuid[], ?::text[], ?::boolean[], ?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::integer[])
+  ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, admin = excluded.admin, last_activity = excluded.last_activity,
+    last_message = excluded.last_message, message_count = excluded.message_count`;
+const UPSERT_MEMBERS = `INSERT INTO rm_chat_members (chat_id, user_id, read_up_to)
+  SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::integer[])
+  ON CONFLICT (chat_id, user_id) DO UPDATE SET read_up_to = excluded.read_up_to`;
+const DELETE_MEMBERS = `DELETE FROM rm_chat_members m USING json_to_recordset(?::json) AS d(chat_id uuid, user_id uuid)
+  WHERE m.chat_id = d.chat_id AND m.user_id = d.user_id`;
+
+/**
+ * Stores what the folds changed: one statement per table and kind of change. The values are
+ * taken before the first statement goes out, so later folds may go on changing the models.
+ */
 async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatModel>, { chats: changed, dirtyMembers, removedMembers }: ChatChanges): Promise<void> {
   const rows = [...changed].map((id) => chats.get(id)!.row);
-  for (const chunk of columnChunks(rows, ['uuid', 'name', 'is_group_chat', 'admin', 'created', 'last_activity', 'last_message', 'message_count'])) {
-    await tx.raw(
-      `INSERT INTO rm_chats (uuid, name, is_group_chat, admin, created, last_activity, last_message, message_count)
-       SELECT * FROM unnest(?::uuid[], ?::text[], ?::boolean[], ?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::integer[])
-       ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, admin = excluded.admin, last_activity = excluded.last_activity,
-         last_message = excluded.last_message, message_count = excluded.message_count`,
-      chunk,
-    );
-  }
   const upserts = [...dirtyMembers].map((key) => {
     const [chat_id, user_id] = splitMember(key);
     return { chat_id, user_id, read_up_to: chats.get(chat_id)!.members.get(user_id)! };
   });
-  for (const chunk of columnChunks(upserts, ['chat_id', 'user_id', 'read_up_to'])) {
-    await tx.raw(
-      `INSERT INTO rm_chat_members (chat_id, user_id, read_up_to)
-       SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::integer[])
-       ON CONFLICT (chat_id, user_id) DO UPDATE SET read_up_to = excluded.read_up_to`,
-      chunk,
-    );
-  }
+  const statements: [string, Knex.RawBinding[]][] = [
+    ...columnChunks(rows, ['uuid', 'name', 'is_group_chat', 'admin', 'created', 'last_activity', 'last_message', 'message_count']).map((chunk) => [UPSERT_CHATS, chunk] as [string, Knex.RawBinding[]]),
+    ...columnChunks(upserts, ['chat_id', 'user_id', 'read_up_to']).map((chunk) => [UPSERT_MEMBERS, chunk] as [string, Knex.RawBinding[]]),
+  ];
   if (removedMembers.size > 0) {
     const removed = [...removedMembers].map((key) => {
       const [chat_id, user_id] = splitMember(key);
       return { chat_id, user_id };
     });
-    await tx.raw(
-      `DELETE FROM rm_chat_members m USING json_to_recordset(?::json) AS d(chat_id uuid, user_id uuid) WHERE m.chat_id = d.chat_id AND m.user_id = d.user_id`,
-      [JSON.stringify(removed)],
-    );
+    statements.push([DELETE_MEMBERS, [JSON.stringify(removed)]]);
   }
+  for (const [sql, bindings] of statements) await tx.raw(sql, bindings);
 }
 
 /** Past this many chats held, a rebuild's replay lets them go after a flush and reads back those it meets again. */
 const MAX_HELD_CHATS = 500_000;
+
+/** A rebuild's replay of the chat lists, holding up to `maxHeld` chats between flushes. */
+export function chatsReplay(maxHeld = MAX_HELD_CHATS): Replay {
+  // every chat met so far, as stored or about to be: after the first pages, a page reads nothing back
+  let held = new Map<string, ChatModel>();
+  // chats let go at the last flush, until the next: that flush may still be writing them, so a chat met again is taken from here, not read back
+  let released = new Map<string, ChatModel>();
+  let changes = noChatChanges();
+  return {
+    async add(events, tx) {
+      const mine = chatEvents(events);
+      const missing: string[] = [];
+      for (const id of chatIds(mine)) {
+        if (held.has(id)) continue;
+        const kept = released.get(id);
+        if (kept) held.set(id, kept);
+        else missing.push(id);
+      }
+      if (missing.length > 0) for (const [id, chat] of await load(tx, missing)) held.set(id, chat);
+      foldChats(held, changes, mine);
+    },
+    get pending() {
+      return changes.chats.size + changes.dirtyMembers.size + changes.removedMembers.size;
+    },
+    async flush(tx) {
+      const taken = changes;
+      changes = noChatChanges();
+      const writing = writeChats(tx, held, taken);
+      // the last flush is done (the rebuild flushes one at a time), so the tables hold what it let go
+      released = new Map();
+      if (held.size > maxHeld) [released, held] = [held, new Map()];
+      await writing;
+    },
+  };
+}
 
 /** rm_chats and rm_chat_members: each user's chat list, by last activity, with last message and unread counts. */
 export const chatsProjection: Projection = {
@@ -201,25 +234,5 @@ export const chatsProjection: Projection = {
     }
     return stale;
   },
-  replay() {
-    // every chat met so far, as stored or about to be: after the first pages, a page reads nothing back
-    const held = new Map<string, ChatModel>();
-    let changes = noChatChanges();
-    return {
-      async add(events, tx) {
-        const mine = chatEvents(events);
-        const missing = chatIds(mine).filter((id) => !held.has(id));
-        if (missing.length > 0) for (const [id, chat] of await load(tx, missing)) held.set(id, chat);
-        foldChats(held, changes, mine);
-      },
-      get pending() {
-        return changes.chats.size + changes.dirtyMembers.size + changes.removedMembers.size;
-      },
-      async flush(tx) {
-        await writeChats(tx, held, changes);
-        changes = noChatChanges();
-        if (held.size > MAX_HELD_CHATS) held.clear();
-      },
-    };
-  },
+  replay: () => chatsReplay(),
 };

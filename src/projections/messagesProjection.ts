@@ -115,8 +115,9 @@ export const messagesProjection: Projection = {
         return writes.inserts.size + writes.updates.length;
       },
       async flush(tx) {
-        await writeMessages(tx, writes);
+        const taken = writes;
         writes = noMessageWrites();
+        await writeMessages(tx, taken);
       },
     };
   },

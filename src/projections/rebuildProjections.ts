@@ -85,7 +85,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     }
     const deferred = new Map<Projection, IndexDefinition[]>();
     for (const projection of projections) deferred.set(projection, await createShadow(knex, projection));
-    const shadows = projections.map((projection) => ({ projection, replay: projection.replay?.() ?? null }));
+    const shadows: Shadow[] = projections.map((projection) => ({ projection, replay: projection.replay?.() ?? null, flushing: Promise.resolve() }));
 
     const head = await store.headPosition();
     let position = 0n;
@@ -111,11 +111,12 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
           report({ phase, events, position, head, share: share() });
         }
         for (const lane of lanes) await last(lane);
+        await Promise.all(shadows.map((shadow) => applyInShadow(knex, shadow, [], 1)));
+        await Promise.all(shadows.map((shadow) => shadow.flushing));
       } finally {
-        // no lane may still write once this returns or throws
-        await Promise.allSettled(lanes.map(last));
+        // no lane nor flush may still write once this returns or throws
+        await Promise.allSettled([...lanes.map(last), ...shadows.map((shadow) => shadow.flushing)]);
       }
-      await Promise.all(shadows.map((shadow) => applyInShadow(knex, shadow, [], 1)));
     };
     report({ phase: 'loading', events, position, head, share: 0 });
     await load('loading');
@@ -214,35 +215,45 @@ const relevant = (projection: Projection, events: readonly RecordedEvent[]) => {
   return types ? events.filter((e) => types.includes(e.type)) : events;
 };
 
-/** A projection being loaded into its shadow tables, and its replay when it has one. */
+/** A projection being loaded into its shadow tables, its replay when it has one, and the replay's flush under way. */
 interface Shadow {
   projection: Projection;
   replay: Replay | null;
+  flushing: Promise<void>;
 }
 
 /**
- * A page into the shadow tables (search path: the shadow schema first): folded into the replay,
- * which writes once it holds `flushAt` rows, or written by the projection's unchanged apply().
+ * A page into the shadow tables: folded into the replay, or written by the projection's unchanged
+ * apply(). A replay holding `flushAt` rows flushes them on a transaction of its own, while the
+ * next pages are read and folded: writing a flush's rows is most of what a rebuild asks of
+ * Postgres, and it need not hold up the reading. One flush at a time, so they land in order.
  */
-async function applyInShadow(db: Knex | Knex.Transaction, { projection, replay }: Shadow, events: readonly RecordedEvent[], flushAt: number): Promise<void> {
+async function applyInShadow(db: Knex | Knex.Transaction, shadow: Shadow, events: readonly RecordedEvent[], flushAt: number): Promise<void> {
+  const { projection, replay } = shadow;
   const mine = relevant(projection, events);
-  const mayFlush = replay !== null && replay.pending + mine.length >= flushAt;
-  if (mine.length === 0 && !mayFlush) return;
-  const write = async (tx: Knex.Transaction) => {
-    if (!replay) return void (await projection.apply(mine, tx));
-    if (mine.length > 0) await replay.add(mine, tx);
-    if (replay.pending >= flushAt) await replay.flush(tx);
-  };
-  if (db.isTransaction) {
-    await db.raw(`SELECT set_config('search_path', ?, true)`, [`${shadowSchema(projection)}, ${LIVE_SCHEMA}`]);
-    await write(db as Knex.Transaction);
-    await db.raw(`SELECT set_config('search_path', ?, true)`, [LIVE_SCHEMA]);
+  if (!replay) {
+    if (mine.length > 0) await inShadow(db, projection, (tx) => projection.apply(mine, tx));
     return;
   }
-  await db.transaction(async (tx) => {
+  if (mine.length > 0) await inShadow(db, projection, (tx) => replay.add(mine, tx));
+  if (replay.pending === 0 || replay.pending < flushAt) return;
+  await shadow.flushing;
+  shadow.flushing = inShadow(db, projection, (tx) => replay.flush(tx));
+  shadow.flushing.catch(() => {}); // awaited by the next flush or the end of the load; meanwhile not an unhandled rejection
+}
+
+/** Runs `work` with the projection's shadow schema first on the search path: in `db` when it is a transaction (the swap), else in one of its own. */
+async function inShadow<T>(db: Knex | Knex.Transaction, projection: Projection, work: (tx: Knex.Transaction) => Promise<T>): Promise<T> {
+  if (db.isTransaction) {
+    await db.raw(`SELECT set_config('search_path', ?, true)`, [`${shadowSchema(projection)}, ${LIVE_SCHEMA}`]);
+    const result = await work(db as Knex.Transaction);
+    await db.raw(`SELECT set_config('search_path', ?, true)`, [LIVE_SCHEMA]);
+    return result;
+  }
+  return db.transaction(async (tx) => {
     // a crash while loading loses nothing a rerun would not redo, so the load need not wait for the disk
     await tx.raw(`SELECT set_config('search_path', ?, true), set_config('synchronous_commit', 'off', true)`, [`${shadowSchema(projection)}, ${LIVE_SCHEMA}`]);
-    await write(tx);
+    return work(tx);
   });
 }
 
@@ -264,7 +275,7 @@ async function swap(knex: Knex, store: EventStore, projections: readonly Project
     let events = 0;
     for await (const page of pages(store, position)) {
       // apply(), not the replays: a swap that meets a busy table rolls back and starts over, which a replay's memory would not
-      for (const projection of projections) await applyInShadow(tx, { projection, replay: null }, page, 0);
+      for (const projection of projections) await applyInShadow(tx, { projection, replay: null, flushing: Promise.resolve() }, page, 0);
       position = page[page.length - 1]!.position;
       events += page.length;
     }
