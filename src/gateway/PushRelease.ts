@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
 import type { ProjectionRunner } from '../projections/ProjectionRunner.ts';
 import type { Push } from './Push.ts';
@@ -9,7 +9,7 @@ import type { Pusher } from './Pusher.ts';
  * queries on a push sees the new state — in log order, one batch after another.
  */
 export class PushRelease {
-  private readonly waiting = new Map<bigint, RecordedEvent>();
+  private readonly waiting = new Map<bigint, BareEvent>();
   private chain: Promise<void> = Promise.resolve();
 
   constructor(
@@ -37,7 +37,7 @@ export class PushRelease {
     if (low <= this.released) return;
     // every projection hands events over in log order and the first to hand one over adds it, so
     // the map holds them in position order: the ready ones are at its front
-    const ready: RecordedEvent[] = [];
+    const ready: BareEvent[] = [];
     for (const [position, event] of this.waiting) {
       if (position > low) break;
       ready.push(event);

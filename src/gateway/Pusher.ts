@@ -1,5 +1,5 @@
 import type { EventData } from '../events/catalog.ts';
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 import type { Push } from './Push.ts';
 
 /** What the read models answer for a push; they include the event when it is turned into one. */
@@ -24,13 +24,13 @@ export class Pusher {
 
   constructor(private readonly sources: PushSources) {}
 
-  async pushesFor(events: readonly RecordedEvent[]): Promise<Push[]> {
+  async pushesFor(events: readonly BareEvent[]): Promise<Push[]> {
     const pushes: Push[] = [];
     for (const event of events) pushes.push(...(await this.pushesOf(event)));
     return pushes;
   }
 
-  private async pushesOf({ type, data, stream, position: at }: RecordedEvent): Promise<Push[]> {
+  private async pushesOf({ type, data, stream, position: at }: BareEvent): Promise<Push[]> {
     const position = String(at);
     if (type === 'InvitationSent') {
       const sent = data as EventData<'InvitationSent'>;

@@ -21,7 +21,7 @@ export function replayFor(store: EventStore, queries: Queries, sources: PushSour
     const pusher = new Pusher(sources);
     const pushes: Push[] = [];
     for (let after = since; after < upTo; ) {
-      const page = await store.readAll({ after, maxCount: PAGE });
+      const page = await store.readAllBare({ after, maxCount: PAGE });
       if (page.length === 0) break;
       const mine = page.filter(
         (e) =>

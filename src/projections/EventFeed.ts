@@ -1,11 +1,11 @@
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 
 /**
  * Reads an event iterable ahead into a bounded buffer and hands it out in batches, so the next
  * page is being read while the last batch is written.
  */
 export class EventFeed {
-  private buffer: RecordedEvent[] = [];
+  private buffer: BareEvent[] = [];
   private finished = false;
   private failure: unknown = null;
   private closed = false;
@@ -16,7 +16,7 @@ export class EventFeed {
   private readonly pumping: Promise<void>;
 
   constructor(
-    private readonly events: AsyncIterable<RecordedEvent>,
+    private readonly events: AsyncIterable<BareEvent>,
     private readonly readAhead: number,
   ) {
     this.pumping = this.pump();
@@ -26,7 +26,7 @@ export class EventFeed {
    * Up to `max` events: waits up to `waitMs` for a first one (answering [] if none came), then,
    * when fewer than `max` are ready, `gatherMs` more for others to arrive. Null once the events end.
    */
-  async take(max: number, gatherMs: number, waitMs: number): Promise<RecordedEvent[] | null> {
+  async take(max: number, gatherMs: number, waitMs: number): Promise<BareEvent[] | null> {
     if (this.buffer.length === 0) await this.waitForEvents(waitMs);
     if (this.failure) throw this.failure;
     if (this.buffer.length === 0) return this.finished || this.closed ? null : [];

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 
 /**
  * A read model: a name, a version (bump it when the code changes what it writes), the tables it
@@ -19,7 +19,7 @@ export interface Projection {
    * Writes what a batch of events means, inside the runner's transaction, skipping events it does
    * not know; answers the cache scopes the batch made stale (see src/queries/QueryCache.ts).
    */
-  apply(events: readonly RecordedEvent[], tx: Knex.Transaction): Promise<Iterable<string>>;
+  apply(events: readonly BareEvent[], tx: Knex.Transaction): Promise<Iterable<string>>;
   /**
    * For filling empty tables from position 0 (a rebuild), when the projection can do better than
    * apply() page by page: a replay folds many batches in memory with apply()'s own handlers and
@@ -31,7 +31,7 @@ export interface Projection {
 /** A projection's rows folded in memory across batches, written when flushed; applying its batches one by one would leave the same tables. */
 export interface Replay {
   /** Folds a batch in; reads the tables (tx) only for rows it does not hold. */
-  add(events: readonly RecordedEvent[], tx: Knex.Transaction): Promise<void>;
+  add(events: readonly BareEvent[], tx: Knex.Transaction): Promise<void>;
   /** rows waiting to be written */
   readonly pending: number;
   /**

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
-import type { EventStore, RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent, EventStore } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
 import { GENERATION_SCOPE } from '../queries/QueryCache.ts';
 import { EventFeed } from './EventFeed.ts';
@@ -11,7 +11,7 @@ import { rebuildProjections } from './rebuildProjections.ts';
  * Hears each batch once the projection's checkpoint has passed it (committed, or nothing in it
  * for that projection), with the cache scopes it made stale. Every projection hears every event.
  */
-export type ProjectedListener = (projection: Projection, events: readonly RecordedEvent[], staleScopes: readonly string[]) => void;
+export type ProjectedListener = (projection: Projection, events: readonly BareEvent[], staleScopes: readonly string[]) => void;
 
 export interface ProjectionStatus {
   name: string;
@@ -196,7 +196,7 @@ export class ProjectionRunner {
     for (const projection of projections) if (await this.prepare(projection)) running.push(projection);
     if (running.length === 0) return;
     const from = running.reduce((low, p) => (this.checkpoints.get(p.name)! < low ? this.checkpoints.get(p.name)! : low), this.checkpoints.get(running[0]!.name)!);
-    const subscription = this.store.subscribeToAll({ after: from });
+    const subscription = this.store.subscribeToAllBare({ after: from });
     const feed = new EventFeed(subscription, READ_AHEAD);
     let writing: Promise<unknown> = Promise.resolve();
     const stop = async () => {
@@ -260,7 +260,7 @@ export class ProjectionRunner {
     return false;
   }
 
-  private async applyBatch(projection: Projection, batch: readonly RecordedEvent[], live: boolean): Promise<void> {
+  private async applyBatch(projection: Projection, batch: readonly BareEvent[], live: boolean): Promise<void> {
     const name = projection.name;
     const cursor = this.checkpoints.get(name)!;
     const last = batch[batch.length - 1]!;
@@ -333,14 +333,14 @@ export class ProjectionRunner {
     this.notify(projection, [], [GENERATION_SCOPE]);
   }
 
-  private passed(projection: Projection, events: readonly RecordedEvent[], stale: readonly string[]): void {
+  private passed(projection: Projection, events: readonly BareEvent[], stale: readonly string[]): void {
     const last = events[events.length - 1]!;
     this.recordedAt.set(projection.name, last.recordedAt);
     this.advance(projection.name, last.position);
     this.notify(projection, events, stale);
   }
 
-  private notify(projection: Projection, events: readonly RecordedEvent[], stale: readonly string[]): void {
+  private notify(projection: Projection, events: readonly BareEvent[], stale: readonly string[]): void {
     for (const listener of this.listeners) {
       try {
         listener(projection, events, stale);

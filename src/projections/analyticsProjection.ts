@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 import { columnChunks } from './columnChunks.ts';
 import type { Projection } from './Projection.ts';
 
@@ -22,7 +22,7 @@ export interface AuthorDay {
  * it. Deleted messages still count (posting them was activity) and edits add nothing, so only
  * MessagePosted matters.
  */
-function countAuthorDays(counted: Map<string, AuthorDay>, events: readonly RecordedEvent[]): void {
+function countAuthorDays(counted: Map<string, AuthorDay>, events: readonly BareEvent[]): void {
   for (const { type, data, stream } of events) {
     if (type !== 'MessagePosted' || !stream.startsWith('chat-')) continue;
     const posted = data as EventData<'MessagePosted'>;
@@ -39,7 +39,7 @@ function countAuthorDays(counted: Map<string, AuthorDay>, events: readonly Recor
 }
 
 /** A batch's posted messages counted per chat, UTC day and author — pure. */
-export function authorDays(events: readonly RecordedEvent[]): AuthorDay[] {
+export function authorDays(events: readonly BareEvent[]): AuthorDay[] {
   const counted = new Map<string, AuthorDay>();
   countAuthorDays(counted, events);
   return [...counted.values()];

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 import { columnChunks } from './columnChunks.ts';
 import type { Projection, Replay } from './Projection.ts';
 
@@ -36,7 +36,7 @@ export const noChatChanges = (): ChatChanges => ({ chats: new Set(), dirtyMember
  * and notes in `changes` what to write. Pure apart from updating its two arguments, so a batch (or,
  * in a rebuild, many) becomes a few set-based writes.
  */
-export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, events: readonly RecordedEvent[]): void {
+export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, events: readonly BareEvent[]): void {
   const { dirtyMembers, removedMembers } = changes;
   const setMember = (chat: string, user: string, readUpTo: number) => {
     chats.get(chat)!.members.set(user, readUpTo);
@@ -108,7 +108,7 @@ export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, e
 }
 
 /** A private chat is listed under the other user's name: when a username changes, so do their partners' chat lists. */
-async function renamedPartners(events: readonly RecordedEvent[], tx: Knex.Transaction): Promise<string[]> {
+async function renamedPartners(events: readonly BareEvent[], tx: Knex.Transaction): Promise<string[]> {
   const renamed = events
     .filter((e) => e.type === 'UserProfileUpdated' && (e.data as EventData<'UserProfileUpdated'>).username !== undefined)
     .map((e) => e.stream.slice('user-'.length));
@@ -123,8 +123,8 @@ async function renamedPartners(events: readonly RecordedEvent[], tx: Knex.Transa
   return partners.map((p) => `user:${p.user_id}`);
 }
 
-const chatEvents = (events: readonly RecordedEvent[]) => events.filter((e) => e.stream.startsWith('chat-'));
-const chatIds = (events: readonly RecordedEvent[]) => [...new Set(events.map((e) => e.stream.slice('chat-'.length)))];
+const chatEvents = (events: readonly BareEvent[]) => events.filter((e) => e.stream.startsWith('chat-'));
+const chatIds = (events: readonly BareEvent[]) => [...new Set(events.map((e) => e.stream.slice('chat-'.length)))];
 
 /** The chats `ids` names that the tables hold, with their members' read marks. */
 async function load(tx: Knex.Transaction, ids: string[]): Promise<Map<string, ChatModel>> {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 import { columnChunks } from './columnChunks.ts';
 import type { Projection } from './Projection.ts';
 
@@ -30,7 +30,7 @@ export const noMessageWrites = (): MessageWrites => ({ inserts: new Map(), updat
  * Folds message events into writes — pure apart from updating `writes`. A message posted and then
  * edited or deleted before the writes are stored is inserted as it ended up.
  */
-export function foldMessages(writes: MessageWrites, events: readonly RecordedEvent[]): void {
+export function foldMessages(writes: MessageWrites, events: readonly BareEvent[]): void {
   const { inserts, updates } = writes;
   for (const { type, data, stream } of events) {
     if (!stream.startsWith('chat-')) continue;
@@ -61,7 +61,7 @@ export function foldMessages(writes: MessageWrites, events: readonly RecordedEve
 }
 
 /** A batch of message events as writes — pure. */
-export function messageWrites(events: readonly RecordedEvent[]): MessageWrites {
+export function messageWrites(events: readonly BareEvent[]): MessageWrites {
   const writes = noMessageWrites();
   foldMessages(writes, events);
   return writes;

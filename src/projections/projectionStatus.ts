@@ -49,7 +49,7 @@ export async function projectionStatus(knex: Knex, store: EventStore, projection
       let lagEvents: number | null = 0;
       let lagSeconds = 0;
       if (checkpoint < head) {
-        const [oldest] = await store.readAll({ after: checkpoint, maxCount: 1 });
+        const [oldest] = await store.readAllBare({ after: checkpoint, maxCount: 1 });
         const waitedSince = oldest ? parseIsoMicros(oldest.recordedAt) : null;
         lagSeconds = waitedSince === null ? 0 : Math.max(0, (now - waitedSince) / 1e6);
         lagEvents = logInPostgres

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
-import type { EventStore, RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent, EventStore } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
 import type { Projection, Replay } from './Projection.ts';
 
@@ -199,18 +199,18 @@ async function indexesOf(knex: Knex, table: string): Promise<IndexDefinition[]> 
 }
 
 /** The log after `after` in pages, the next page read while the last one is applied; ends at the head. */
-async function* pages(store: EventStore, after: bigint, shouldStop?: () => boolean): AsyncGenerator<RecordedEvent[]> {
-  let next = store.readAll({ after, maxCount: PAGE });
+async function* pages(store: EventStore, after: bigint, shouldStop?: () => boolean): AsyncGenerator<BareEvent[]> {
+  let next = store.readAllBare({ after, maxCount: PAGE });
   for (;;) {
     const page = await next;
     if (shouldStop?.()) throw new RebuildInterrupted('rebuild interrupted; run it again to start over');
     if (page.length === 0) return;
-    next = page.length === PAGE ? store.readAll({ after: page[page.length - 1]!.position, maxCount: PAGE }) : Promise.resolve([]);
+    next = page.length === PAGE ? store.readAllBare({ after: page[page.length - 1]!.position, maxCount: PAGE }) : Promise.resolve([]);
     yield page;
   }
 }
 
-const relevant = (projection: Projection, events: readonly RecordedEvent[]) => {
+const relevant = (projection: Projection, events: readonly BareEvent[]) => {
   const types = projection.eventTypes;
   return types ? events.filter((e) => types.includes(e.type)) : events;
 };
@@ -228,7 +228,7 @@ interface Shadow {
  * next pages are read and folded: writing a flush's rows is most of what a rebuild asks of
  * Postgres, and it need not hold up the reading. One flush at a time, so they land in order.
  */
-async function applyInShadow(db: Knex | Knex.Transaction, shadow: Shadow, events: readonly RecordedEvent[], flushAt: number): Promise<void> {
+async function applyInShadow(db: Knex | Knex.Transaction, shadow: Shadow, events: readonly BareEvent[], flushAt: number): Promise<void> {
   const { projection, replay } = shadow;
   const mine = relevant(projection, events);
   if (!replay) {

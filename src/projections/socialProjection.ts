@@ -1,5 +1,5 @@
 import type { EventData } from '../events/catalog.ts';
-import type { RecordedEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent } from '../eventstore/EventStore.ts';
 import type { Projection } from './Projection.ts';
 
 const UUID_LENGTH = 36;
@@ -35,7 +35,7 @@ export interface SocialWrites {
  * by one: updates first reach the rows stored before the batch, then inserts add the new rows
  * carrying what later events did to them; a friendship ended and begun again is deleted, then inserted.
  */
-export function socialWrites(events: readonly RecordedEvent[]): SocialWrites {
+export function socialWrites(events: readonly BareEvent[]): SocialWrites {
   const statuses = new Map<string, string>();
   const invitations = new Map<string, InvitationRow>();
   const friendships = new Map<string, { user_id: string; friend_id: string; ended: boolean; since: string | null }>();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { EventStore, RecordedEvent } from '../../src/eventstore/EventStore.ts';
+import type { BareEvent, EventStore, RecordedEvent, Subscription } from '../../src/eventstore/EventStore.ts';
 import { InvalidAppendError, WrongExpectedRevisionError } from '../../src/eventstore/errors.ts';
 import { verifyStream } from '../../src/eventstore/verifyStream.ts';
 import { newEvent, uniqueStream } from '../support/events.ts';
@@ -18,9 +18,8 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
-async function take(store: EventStore, after: bigint, count: number): Promise<RecordedEvent[]> {
-  const subscription = store.subscribeToAll({ after });
-  const seen: RecordedEvent[] = [];
+async function take<E extends BareEvent>(subscription: Subscription<E>, count: number): Promise<E[]> {
+  const seen: E[] = [];
   for await (const event of subscription) {
     seen.push(event);
     if (seen.length === count) break;
@@ -113,6 +112,19 @@ export function eventStoreContract(setup: () => ContractSetup): void {
       expect(head).to.equal(all[all.length - 1]!.position);
       const afterThird = await store.readAll({ after: all[2]!.position, maxCount: 2 });
       expect(afterThird.map((e) => e.id)).to.deep.equal(ids.slice(3, 5));
+    });
+
+    it('reads and subscribes bare: the same events, less nothing but their metadata', async () => {
+      const before = await store.headPosition();
+      const stream = uniqueStream();
+      await store.append(stream, [newEvent('Bare1', { text: 'ä "quoted" \\ line\nbreak' }), newEvent('Bare2', { n: 2 })], 'no_stream');
+      const full = (await store.readAll({ after: before })).filter((e) => e.stream === stream);
+      const withoutMetadata = full.map(({ metadata: _metadata, ...rest }) => rest);
+      const bare = (await store.readAllBare({ after: before })).filter((e) => e.stream === stream);
+      expect(bare.map((e) => ({ ...e }))).to.deep.equal(withoutMetadata);
+      const subscribed = (await take(store.subscribeToAllBare({ after: before }), 2)).filter((e) => e.stream === stream);
+      expect(subscribed.map((e) => ({ ...e }))).to.deep.equal(withoutMetadata);
+      expect(full.every((e) => typeof e.metadata.hash === 'string'), 'the full read still has the metadata').to.equal(true);
     });
   });
 
@@ -222,7 +234,7 @@ export function eventStoreContract(setup: () => ContractSetup): void {
       const stream = uniqueStream();
       const start = await store.headPosition();
       await store.append(stream, [newEvent('Old1'), newEvent('Old2')], 'no_stream');
-      const received = take(store, start, 4);
+      const received = take(store.subscribeToAll({ after: start }), 4);
       await store.append(stream, [newEvent('New1')], 1n);
       await store.append(stream, [newEvent('New2')], 2n);
       const events = (await received).filter((e) => e.stream === stream);
@@ -233,9 +245,9 @@ export function eventStoreContract(setup: () => ContractSetup): void {
       const stream = uniqueStream();
       await store.append(stream, [newEvent('A'), newEvent('B'), newEvent('C')], 'no_stream');
       const [, b] = await store.readStream(stream);
-      const [next] = await take(store, b!.position - 0n - 1n, 1);
+      const [next] = await take(store.subscribeToAll({ after: b!.position - 0n - 1n }), 1);
       expect(next!.id).to.equal(b!.id);
-      const [third] = await take(store, b!.position, 1);
+      const [third] = await take(store.subscribeToAll({ after: b!.position }), 1);
       expect(third!.type).to.equal('C');
     });
   });

@@ -180,7 +180,8 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     await client.dispose();
   }
 
-  return { append, readStream, readAll, subscribeToAll, headPosition, close };
+  // the server sends metadata with every event: the bare reads are the full ones
+  return { append, readStream, readAll, readAllBare: readAll, subscribeToAll, subscribeToAllBare: subscribeToAll, headPosition, close };
 }
 
 /** Maps our events and skips everything else (system streams, links, binary events). */

@@ -1,21 +1,30 @@
 import pg from 'pg';
-import type { AppendResult, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent } from '../EventStore.ts';
+import type { AppendResult, BareEvent, EventStore, ExpectedRevision, NewEvent, ReadAllOptions, ReadStreamOptions, RecordedEvent, Subscription } from '../EventStore.ts';
 import { validateAppend } from '../validateAppend.ts';
 import { AppendBatcher } from './AppendBatcher.ts';
 import { subscribeToPostgres } from './subscribeToPostgres.ts';
 
-export const EVENT_COLUMNS = `position, id, stream, revision, type, data::text, metadata::text,
-  to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at`;
+const RECORDED_AT = `to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS recorded_at`;
+export const EVENT_COLUMNS = `position, id, stream, revision, type, data::text, metadata::text, ${RECORDED_AT}`;
+/** EVENT_COLUMNS less the metadata */
+const BARE_COLUMNS = `position, id, stream, revision, type, data::text, ${RECORDED_AT}`;
 
 /** EVENT_COLUMNS in order; rows come as arrays, which spares pg building an object per row. */
 export type EventRow = [position: string, id: string, stream: string, revision: string, type: string, data: string, metadata: string, recordedAt: string];
+type BareRow = [position: string, id: string, stream: string, revision: string, type: string, data: string, recordedAt: string];
 
 export function toRecordedEvent([position, id, stream, revision, type, data, metadata, recordedAt]: EventRow): RecordedEvent {
   return { id, type, data: JSON.parse(data), metadata: JSON.parse(metadata), stream, revision: BigInt(revision), position: BigInt(position), recordedAt };
 }
 
+function toBareEvent([position, id, stream, revision, type, data, recordedAt]: BareRow): BareEvent {
+  return { id, type, data: JSON.parse(data), stream, revision: BigInt(revision), position: BigInt(position), recordedAt };
+}
+
+type Queryable = Pick<pg.ClientBase, 'query'>;
+
 /** Runs a query over es_events whose columns are EVENT_COLUMNS. */
-export async function queryEvents(db: Pick<pg.ClientBase, 'query'>, text: string, values: unknown[]): Promise<RecordedEvent[]> {
+export async function queryEvents(db: Queryable, text: string, values: unknown[]): Promise<RecordedEvent[]> {
   const { rows } = await db.query<EventRow>({ text, values, rowMode: 'array' });
   return rows.map(toRecordedEvent);
 }
@@ -28,8 +37,20 @@ export const DEFAULT_READ_COUNT = 4096;
  * statement (it reads pg_locks): as a bound or a filter inside, it made the planner guess the
  * range small and sort all of it for each page.
  */
-export const READ_ALL = `SELECT * FROM (SELECT ${EVENT_COLUMNS} FROM es_events WHERE position > $1 ORDER BY position LIMIT $2) page
+const readAllSql = (columns: string) => `SELECT * FROM (SELECT ${columns} FROM es_events WHERE position > $1 ORDER BY position LIMIT $2) page
   WHERE position <= (SELECT es_horizon()) ORDER BY position`;
+const READ_ALL = readAllSql(EVENT_COLUMNS);
+const READ_ALL_BARE = readAllSql(BARE_COLUMNS);
+
+/** Reads up to `count` events after `after`, in global order, below the horizon: with their metadata or without. */
+export type PageReader<E extends BareEvent> = (db: Queryable, after: bigint, count: number) => Promise<E[]>;
+
+export const readPage: PageReader<RecordedEvent> = (db, after, count) => queryEvents(db, READ_ALL, [String(after), count]);
+
+export const readBarePage: PageReader<BareEvent> = async (db, after, count) => {
+  const { rows } = await db.query<BareRow>({ text: READ_ALL_BARE, values: [String(after), count], rowMode: 'array' });
+  return rows.map(toBareEvent);
+};
 
 export interface PostgresEventStoreOptions {
   /** connections for reads and the append batcher */
@@ -46,8 +67,17 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
   const batcher = new AppendBatcher(pool, options.maxBatch ?? 512);
   const subscriptions = new Set<{ close(): Promise<void> }>();
 
-  async function readAll({ after = 0n, maxCount = DEFAULT_READ_COUNT }: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    return queryEvents(pool, READ_ALL, [String(after), maxCount]);
+  /** Subscribes from `after` with `read`, and closes the subscription when the store closes. */
+  function subscribe<E extends BareEvent>(after: bigint, read: PageReader<E>): Subscription<E> {
+    const subscription = subscribeToPostgres(databaseUrl, after, read);
+    subscriptions.add(subscription);
+    return {
+      [Symbol.asyncIterator]: () => subscription[Symbol.asyncIterator](),
+      close: async () => {
+        subscriptions.delete(subscription);
+        await subscription.close();
+      },
+    };
   }
 
   return {
@@ -77,19 +107,10 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
       ]);
     },
 
-    readAll,
-
-    subscribeToAll({ after = 0n } = {}) {
-      const subscription = subscribeToPostgres(databaseUrl, after);
-      subscriptions.add(subscription);
-      return {
-        [Symbol.asyncIterator]: () => subscription[Symbol.asyncIterator](),
-        close: async () => {
-          subscriptions.delete(subscription);
-          await subscription.close();
-        },
-      };
-    },
+    readAll: ({ after = 0n, maxCount = DEFAULT_READ_COUNT }: ReadAllOptions = {}) => readPage(pool, after, maxCount),
+    readAllBare: ({ after = 0n, maxCount = DEFAULT_READ_COUNT }: ReadAllOptions = {}) => readBarePage(pool, after, maxCount),
+    subscribeToAll: ({ after = 0n } = {}) => subscribe(after, readPage),
+    subscribeToAllBare: ({ after = 0n } = {}) => subscribe(after, readBarePage),
 
     async headPosition() {
       const { rows } = await pool.query<{ position: string }>('SELECT coalesce(max(position), 0) AS position FROM es_events WHERE position <= (SELECT es_horizon())');

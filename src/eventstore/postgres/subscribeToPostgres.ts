@@ -1,13 +1,13 @@
 import pg from 'pg';
-import type { RecordedEvent } from '../EventStore.ts';
-import { queryEvents, READ_ALL } from './PostgresEventStore.ts';
+import type { BareEvent } from '../EventStore.ts';
+import type { PageReader } from './PostgresEventStore.ts';
 
 const PAGE = 2048;
 /** a fallback in case a notification is lost; appends normally wake the subscriber at once */
 const IDLE_POLL_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
 
-export interface PostgresSubscription extends AsyncIterable<RecordedEvent> {
+export interface PostgresSubscription<E extends BareEvent> extends AsyncIterable<E> {
   close(): Promise<void>;
 }
 
@@ -16,7 +16,7 @@ export interface PostgresSubscription extends AsyncIterable<RecordedEvent> {
  * below the horizon (see the event store migration), so "everything after the last position
  * delivered" is exact; a dropped connection is replaced and reading resumes from that position.
  */
-export function subscribeToPostgres(databaseUrl: string, after: bigint): PostgresSubscription {
+export function subscribeToPostgres<E extends BareEvent>(databaseUrl: string, after: bigint, read: PageReader<E>): PostgresSubscription<E> {
   let closed = false;
   let client: pg.Client | null = null;
   let notified = false;
@@ -48,7 +48,7 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
     });
   }
 
-  async function* events(): AsyncGenerator<RecordedEvent> {
+  async function* events(): AsyncGenerator<E> {
     let last = after;
     let backoff = 100;
     let behindHorizon = 1;
@@ -61,11 +61,11 @@ export function subscribeToPostgres(databaseUrl: string, after: bigint): Postgre
       backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
     }
     while (!closed) {
-      let page: RecordedEvent[];
+      let page: E[];
       try {
         client ??= await connect();
         notified = false;
-        page = await queryEvents(client, READ_ALL, [String(last), PAGE]);
+        page = await read(client, last, PAGE);
         backoff = 100;
       } catch {
         await dropConnection();
