@@ -3,6 +3,7 @@ import type { EventData } from '../events/catalog.ts';
 import { parseIsoMicros } from '../events/time.ts';
 import type { BareEvent } from '../eventstore/EventStore.ts';
 import { columnChunks } from './columnChunks.ts';
+import { copyRows } from './copyRows.ts';
 import type { Projection } from './Projection.ts';
 
 export interface MessageRow {
@@ -67,9 +68,11 @@ export function messageWrites(events: readonly BareEvent[]): MessageWrites {
   return writes;
 }
 
-/** Stores folded writes: the inserts, then the changes to messages stored before. */
-async function writeMessages(tx: Knex.Transaction, { inserts, updates }: MessageWrites): Promise<void> {
-  for (const chunk of columnChunks([...inserts.values()], ['chat_id', 'id', 'author_id', 'content', 'time_stamp', 'edited_at', 'deleted'])) {
+const MESSAGE_COLUMNS = ['chat_id', 'id', 'author_id', 'content', 'time_stamp', 'edited_at', 'deleted'] as const;
+
+/** New messages; one stored already is kept as it is. */
+async function insertMessages(tx: Knex.Transaction, rows: readonly MessageRow[]): Promise<void> {
+  for (const chunk of columnChunks(rows, MESSAGE_COLUMNS)) {
     await tx.raw(
       `INSERT INTO rm_messages (chat_id, id, author_id, content, time_stamp, edited_at, deleted)
        SELECT * FROM unnest(?::uuid[], ?::integer[], ?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::boolean[])
@@ -77,6 +80,25 @@ async function writeMessages(tx: Knex.Transaction, { inserts, updates }: Message
       chunk,
     );
   }
+}
+
+/**
+ * insertMessages for a rebuild, whose tables hold none of the messages yet: one COPY, which cannot
+ * skip a stored message, so should the log post one twice after all, it rolls back to its
+ * savepoint and the rows go in as insertMessages puts them.
+ */
+async function copyMessages(tx: Knex.Transaction, rows: readonly MessageRow[]): Promise<void> {
+  try {
+    await tx.transaction((savepoint) => copyRows(savepoint, 'rm_messages', rows, MESSAGE_COLUMNS));
+  } catch (error) {
+    if ((error as { code?: string }).code !== '23505') throw error;
+    await insertMessages(tx, rows);
+  }
+}
+
+/** Stores folded writes: the inserts, then the changes to messages stored before. */
+async function writeMessages(tx: Knex.Transaction, { inserts, updates }: MessageWrites, insert = insertMessages): Promise<void> {
+  await insert(tx, [...inserts.values()]);
   if (updates.length > 0) {
     // one row per message, as its changes in order leave it: the last content, the last edit's time, deleted once deleted
     const folded = new Map<string, MessageChange>();
@@ -117,7 +139,7 @@ export const messagesProjection: Projection = {
       async flush(tx) {
         const taken = writes;
         writes = noMessageWrites();
-        await writeMessages(tx, taken);
+        await writeMessages(tx, taken, copyMessages);
       },
     };
   },

@@ -169,6 +169,48 @@ describe('projection replays (rebuild)', function () {
     });
   }
 
+  /** `events` applied batch by batch, then replayed with a flush after each batch: the messages tables of each */
+  const appliedAndReplayed = async (batches: RecordedEvent[][]) => {
+    await truncate(messagesProjection);
+    for (const batch of batches) await knex.transaction((tx) => messagesProjection.apply(batch, tx));
+    const applied = await contents(messagesProjection);
+    await truncate(messagesProjection);
+    const replay = messagesProjection.replay!();
+    for (const batch of batches) {
+      await knex.transaction(async (tx) => {
+        await replay.add(batch, tx);
+        await replay.flush(tx);
+      });
+    }
+    return { applied, replayed: await contents(messagesProjection) };
+  };
+  const posted = (chat: string, id: number, content: string, position: number): RecordedEvent => ({
+    id: randomUUID(),
+    type: 'MessagePosted',
+    data: { message_id: id, author_id: chat, content, time_stamp: isoMicros(Date.parse('2026-03-01T00:00:00Z') * 1000 + position) },
+    metadata: {} as RecordedEvent['metadata'],
+    stream: `chat-${chat}`,
+    revision: BigInt(id - 1),
+    position: BigInt(position),
+    recordedAt: isoMicros(Date.parse('2026-03-01T00:00:00Z') * 1000 + position),
+  });
+
+  it('messages: content COPY escapes (tabs, line breaks, backslashes, \\N, emoji, empty) arrives as posted', async () => {
+    const chat = randomUUID();
+    const awkward = ['a\tb', 'line\nbreak\r\nwindows', 'back\\slash \\N \\t', '\\N', '', 'ä 😀 \u2028 "quotes"', 'tab\there'];
+    const events = awkward.map((content, i) => posted(chat, i + 1, content, i + 1));
+    const { applied, replayed } = await appliedAndReplayed([events]);
+    expect((applied.rm_messages as { content: string }[]).map((m) => m.content).sort()).to.deep.equal([...awkward].sort());
+    expect(replayed).to.deep.equal(applied);
+  });
+
+  it('messages: a message the log posts twice keeps its first content, in a replay as in apply()', async () => {
+    const chat = randomUUID();
+    const { applied, replayed } = await appliedAndReplayed([[posted(chat, 1, 'first', 1), posted(chat, 2, 'other', 2)], [posted(chat, 1, 'second', 3), posted(chat, 3, 'third', 4)]]);
+    expect((applied.rm_messages as { id: number; content: string }[]).map((m) => `${m.id} ${m.content}`)).to.deep.equal(['1 first', '2 other', '3 third']);
+    expect(replayed).to.deep.equal(applied);
+  });
+
   it('chats: a replay reads back the chats it does not hold, as a rebuild resumed over written tables does', async () => {
     await truncate(chatsProjection);
     const [before, after] = [history.slice(0, 900), history.slice(900)];
