@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { exportEvents, exportLine, eventJson, type ExportWindow } from '../../src/audit/exportEvents.ts';
-import { postgresEventLines } from '../../src/audit/postgresEventLines.ts';
+import { postgresEventLines, type PostgresEventLinesOptions } from '../../src/audit/postgresEventLines.ts';
 import { ChainTails } from '../../src/audit/verifyLog.ts';
 import { isoMicros, parseIsoMicros } from '../../src/events/time.ts';
 import type { RecordedEvent } from '../../src/eventstore/EventStore.ts';
@@ -30,7 +30,26 @@ const AWKWARD = {
   nested: { deeper: { csv: 'a,b;"c"\u0001\u0002', empty: '' } },
 };
 
-describe('audit export from the Postgres event store (one COPY)', function () {
+/** a time column as exported micros, for a window's ends */
+const micros = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::bigint::text`;
+
+/** an output that takes nothing until released: its first write waits; what it took, as text */
+function heldOutput(): { out: Writable; release: () => void; written: () => string } {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      if (chunks.length === 1) void held.then(() => done());
+      else done();
+    },
+  });
+  return { out, release, written: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+describe('audit export from the Postgres event store (COPY)', function () {
   this.timeout(60_000);
   const fixture = eventStoreFixture();
   const files: string[] = [];
@@ -52,17 +71,17 @@ describe('audit export from the Postgres event store (one COPY)', function () {
    * may stand lower for a moment than it did (a transaction elsewhere in the cluster that ended as
    * the export began counts as running): with `expected`, exports again until that many lines came.
    */
-  async function exportToFile(window: ExportWindow, expected?: number) {
+  async function exportToFile(window: ExportWindow, expected?: number, options?: PostgresEventLinesOptions) {
     for (let tries = 1; ; tries++) {
-      const run = await exportOnce(window);
+      const run = await exportOnce(window, options);
       if (expected === undefined || run.count >= expected || tries === 20) return run;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  async function exportOnce(window: ExportWindow) {
+  async function exportOnce(window: ExportWindow, options?: PostgresEventLinesOptions) {
     const file = path.join(os.tmpdir(), `export-${process.pid}-${randomUUID()}.ndjson`);
     files.push(file);
-    const reader = postgresEventLines(fixture.db.url);
+    const reader = postgresEventLines(fixture.db.url, options);
     try {
       const count = await exportEvents(reader.lines(window), createWriteStream(file));
       const text = await readFile(file, 'utf8');
@@ -75,6 +94,18 @@ describe('audit export from the Postgres event store (one COPY)', function () {
     }
   }
   const readAll = async () => fixture.store.readAll({ after: 0n, maxCount: 100_000 });
+  /** the export's connections to the suite's database */
+  const exportConnections = async (): Promise<number> =>
+    (await sql(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chat-audit-export'`)).rows[0].count;
+  /** the backends of readers that are closed go away: none left after a little while */
+  async function noExportConnections(): Promise<void> {
+    for (let tries = 0; ; tries++) {
+      const count = await exportConnections();
+      if (count === 0) return;
+      if (tries > 40) expect(count, 'export connections left open').to.equal(0);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
 
   it('writes awkward content so that it parses to the event the store reads, verifies, and re-serializes to exportLine byte for byte', async () => {
     const stream = `chat-${randomUUID()}`;
@@ -167,18 +198,7 @@ describe('audit export from the Postgres event store (one COPY)', function () {
     it('reads no more than the output takes: a stalled output holds the export back', async () => {
       let pulled = 0;
       const reader = postgresEventLines(fixture.db.url);
-      let release!: () => void;
-      const stalled = new Promise<void>((resolve) => (release = resolve));
-      let writes = 0;
-      const out = new Writable({
-        highWaterMark: 16 * 1024,
-        write(chunk: Buffer, _encoding, done) {
-          writes++;
-          // the first write waits until the test lets it go
-          if (writes === 1) void stalled.then(() => done());
-          else done();
-        },
-      });
+      const { out, release } = heldOutput();
       async function* counted() {
         for await (const chunk of reader.lines(ALL)) {
           pulled += chunk.text.length;
@@ -199,8 +219,8 @@ describe('audit export from the Postgres event store (one COPY)', function () {
       }
     });
 
-    it('an output that fails halfway (a full disk) fails the export, and the reader still closes', async () => {
-      const reader = postgresEventLines(fixture.db.url);
+    it('an output that fails halfway (a full disk) fails the export, and the reader still closes, leaving no connection', async () => {
+      const reader = postgresEventLines(fixture.db.url, { lanes: 3 });
       try {
         let failure: unknown;
         await exportEvents(reader.lines(ALL), createWriteStream('/dev/full')).catch((error: unknown) => (failure = error));
@@ -208,9 +228,91 @@ describe('audit export from the Postgres event store (one COPY)', function () {
       } finally {
         await reader.close();
       }
+      await noExportConnections();
       // and the log exports in full afterwards, every line counted
       const [{ count }] = (await sql('SELECT count(*)::int AS count FROM es_events')).rows;
       expect((await exportToFile(ALL, count)).count).to.equal(count);
+    });
+
+    it('a connection lost midway fails the export, not the process, and the reader still closes', async () => {
+      const reader = postgresEventLines(fixture.db.url, { lanes: 3 });
+      const { out, release } = heldOutput();
+      try {
+        const exporting = exportEvents(reader.lines(ALL), out).then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+        // held at its first write, with its three connections open: all of them go
+        for (let tries = 0; (await exportConnections()) < 3; tries++) {
+          if (tries > 100) throw new Error('the export did not open its connections');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        await sql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'chat-audit-export'`);
+        release();
+        expect(await exporting).to.be.an('error');
+      } finally {
+        release();
+        await reader.close();
+      }
+      await noExportConnections();
+    });
+
+    it('on several connections, writes the bytes a single COPY writes, in the log\'s order', async () => {
+      const [{ count, from, to }] = (
+        await sql(`SELECT count(*)::int AS count, ${micros('min(recorded_at)')} AS from, ${micros('max(recorded_at)')} AS to FROM es_events WHERE position <= 20000`)
+      ).rows;
+      // the whole log, and the filler alone: ranges of 5,000 events, so connections take more than one
+      const [{ all }] = (await sql('SELECT count(*)::int AS all FROM es_events')).rows;
+      for (const [window, expected] of [[ALL, all], [{ from: Number(from), to: Number(to) }, count]] as const) {
+        const single = await exportToFile(window, expected, { lanes: 1 });
+        expect(single.count).to.equal(expected);
+        for (const lanes of [2, 3, 7]) {
+          const split = await exportToFile(window, expected, { lanes });
+          expect(split.count).to.equal(expected);
+          expect(split.text === single.text, `${lanes} connections: ${split.text.length} characters for ${single.text.length}`).to.equal(true);
+        }
+      }
+    });
+
+    it('cuts every connection\'s ranges at one horizon in one snapshot: an open append, what commits after it and what is appended while it exports stay out', async () => {
+      for (let tries = 1; ; tries++) {
+        const open = new pg.Client({ connectionString: fixture.db.url });
+        await open.connect();
+        const { out, release, written } = heldOutput();
+        const reader = postgresEventLines(fixture.db.url, { lanes: 3 });
+        try {
+          // as es_append_batch writes: marked as an appender, then at the position its transaction id gives
+          await open.query('BEGIN');
+          await open.query('SELECT pg_advisory_xact_lock_shared(1702065503, 1)');
+          const { rows } = await open.query(`INSERT INTO es_events (position, id, stream, revision, type, data, metadata)
+                                             VALUES (pg_current_xact_id()::text::bigint << 20, $1, $2, 0, 'OpenWhileSplit', '{}', '{}') RETURNING position`, [randomUUID(), `chat-${randomUUID()}`]);
+          const openAt = BigInt(rows[0].position);
+          await fixture.store.append(`chat-${randomUUID()}`, [newEvent('CommittedAfterOpen')], 'no_stream');
+          const [{ below }] = (await sql(`SELECT count(*)::int AS below FROM es_events WHERE position < ${openAt}`)).rows;
+          const single = await exportToFile(ALL, below, { lanes: 1 });
+
+          // held at its first write while the open append commits and more is appended, past the horizon it began with
+          const exporting = exportEvents(reader.lines(ALL), out);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          await open.query('COMMIT');
+          const during = await fixture.store.append(`chat-${randomUUID()}`, [newEvent('AppendedDuring')], 'no_stream');
+          await settled(during.position);
+          release();
+          const count = await exporting;
+          // a transaction elsewhere in the cluster may have held the horizon lower for a moment: try again
+          if ((count < below || single.count < below) && tries < 5) continue;
+          expect(single.count).to.equal(below);
+          expect(count).to.equal(below);
+          expect(written() === single.text, `${written().length} characters for ${single.text.length}`).to.equal(true);
+          expect(written()).not.to.match(/"type":"(OpenWhileSplit|CommittedAfterOpen|AppendedDuring)"/);
+          expect(written().split('\n').slice(0, -1).every((line) => BigInt(JSON.parse(line).position) < openAt)).to.equal(true);
+          return;
+        } finally {
+          release();
+          await reader.close();
+          await open.end();
+        }
+      }
     });
   });
 });
