@@ -82,12 +82,16 @@ async function insertMessages(tx: Knex.Transaction, rows: readonly MessageRow[])
   }
 }
 
+/** below this many new messages, one insert: a COPY and its savepoint take three round trips */
+const COPY_FROM_ROWS = 1000;
+
 /**
- * insertMessages for a rebuild, whose tables hold none of the messages yet: one COPY, which cannot
- * skip a stored message, so should the log post one twice after all, it rolls back to its
- * savepoint and the rows go in as insertMessages puts them.
+ * insertMessages for many rows (a rebuild, a catch-up): one COPY, the cheapest way in. A COPY
+ * cannot skip a stored message, so should one be there already, it rolls back to its savepoint and
+ * the rows go in as insertMessages puts them.
  */
-async function copyMessages(tx: Knex.Transaction, rows: readonly MessageRow[]): Promise<void> {
+async function addMessages(tx: Knex.Transaction, rows: readonly MessageRow[]): Promise<void> {
+  if (rows.length < COPY_FROM_ROWS) return insertMessages(tx, rows);
   try {
     await tx.transaction((savepoint) => copyRows(savepoint, 'rm_messages', rows, MESSAGE_COLUMNS));
   } catch (error) {
@@ -97,8 +101,8 @@ async function copyMessages(tx: Knex.Transaction, rows: readonly MessageRow[]): 
 }
 
 /** Stores folded writes: the inserts, then the changes to messages stored before. */
-async function writeMessages(tx: Knex.Transaction, { inserts, updates }: MessageWrites, insert = insertMessages): Promise<void> {
-  await insert(tx, [...inserts.values()]);
+async function writeMessages(tx: Knex.Transaction, { inserts, updates }: MessageWrites): Promise<void> {
+  await addMessages(tx, [...inserts.values()]);
   if (updates.length > 0) {
     // one row per message, as its changes in order leave it: the last content, the last edit's time, deleted once deleted
     const folded = new Map<string, MessageChange>();
@@ -139,7 +143,7 @@ export const messagesProjection: Projection = {
       async flush(tx) {
         const taken = writes;
         writes = noMessageWrites();
-        await writeMessages(tx, taken, copyMessages);
+        await writeMessages(tx, taken);
       },
     };
   },

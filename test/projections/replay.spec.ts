@@ -198,16 +198,21 @@ describe('projection replays (rebuild)', function () {
   it('messages: content COPY escapes (tabs, line breaks, backslashes, \\N, emoji, empty) arrives as posted', async () => {
     const chat = randomUUID();
     const awkward = ['a\tb', 'line\nbreak\r\nwindows', 'back\\slash \\N \\t', '\\N', '', 'ä 😀 \u2028 "quotes"', 'tab\there'];
-    const events = awkward.map((content, i) => posted(chat, i + 1, content, i + 1));
+    // enough messages in a batch for apply() to COPY them too
+    const events = Array.from({ length: 1200 }, (_, i) => posted(chat, i + 1, awkward[i % awkward.length]!, i + 1));
     const { applied, replayed } = await appliedAndReplayed([events]);
-    expect((applied.rm_messages as { content: string }[]).map((m) => m.content).sort()).to.deep.equal([...awkward].sort());
+    expect((applied.rm_messages as { id: number; content: string }[]).map((m) => m.content)).to.deep.equal(events.map((_, i) => awkward[i % awkward.length]));
     expect(replayed).to.deep.equal(applied);
   });
 
-  it('messages: a message the log posts twice keeps its first content, in a replay as in apply()', async () => {
+  it('messages: messages the log posts twice keep their first content, copied or inserted, in a replay as in apply()', async () => {
     const chat = randomUUID();
-    const { applied, replayed } = await appliedAndReplayed([[posted(chat, 1, 'first', 1), posted(chat, 2, 'other', 2)], [posted(chat, 1, 'second', 3), posted(chat, 3, 'third', 4)]]);
-    expect((applied.rm_messages as { id: number; content: string }[]).map((m) => `${m.id} ${m.content}`)).to.deep.equal(['1 first', '2 other', '3 third']);
+    // the second batch is large enough to be copied, and posts messages 5 to 10 again
+    const first = Array.from({ length: 10 }, (_, i) => posted(chat, i + 1, 'first', i + 1));
+    const second = Array.from({ length: 1200 }, (_, i) => posted(chat, i + 5, 'second', i + 11));
+    const { applied, replayed } = await appliedAndReplayed([first, second]);
+    const contentOf = new Map((applied.rm_messages as { id: number; content: string }[]).map((m) => [m.id, m.content]));
+    expect([contentOf.size, contentOf.get(10), contentOf.get(11), contentOf.get(1204)]).to.deep.equal([1204, 'first', 'second', 'second']);
     expect(replayed).to.deep.equal(applied);
   });
 
