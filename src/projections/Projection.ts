@@ -21,9 +21,10 @@ export interface Projection {
    */
   apply(events: readonly BareEvent[], tx: Knex.Transaction): Promise<Iterable<string>>;
   /**
-   * For filling empty tables from position 0 (a rebuild), when the projection can do better than
-   * apply() page by page: a replay folds many batches in memory with apply()'s own handlers and
-   * writes each row once per flush, rather than once per batch. Absent: the rebuild calls apply().
+   * For catching up — a rebuild filling empty tables from position 0, a runner far behind — when
+   * the projection can do better than apply() batch by batch: a replay folds many batches in
+   * memory with apply()'s own handlers and writes each row once per flush, over whatever the
+   * tables hold already. Absent: apply() it is.
    */
   replay?(): Replay;
 }

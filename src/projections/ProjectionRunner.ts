@@ -4,7 +4,7 @@ import type { BareEvent, EventStore } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
 import { GENERATION_SCOPE } from '../queries/QueryCache.ts';
 import { EventFeed } from './EventFeed.ts';
-import type { Projection } from './Projection.ts';
+import type { Projection, Replay } from './Projection.ts';
 import { rebuildProjections } from './rebuildProjections.ts';
 
 /**
@@ -35,11 +35,19 @@ const STANDBY_RETRY_MS = 1000;
 const LAZY_CHECKPOINT_MS = 1000;
 const LIVE_CHECKPOINT_MS = 20;
 const REBUILD_RETRY_MS = 5000;
+/** events a projection catching up folds in memory before it writes them, with its checkpoint */
+const CATCH_UP_EVENTS = 100_000;
 
 /** The checkpoint row is not where this runner left it: another runner or a rebuild moved it. */
 class MovedOn extends Error {}
 /** The session must start over (a new projection to run, a moved checkpoint it cannot follow). */
 class Restart extends Error {}
+
+/** A projection catching up through its replay: the events folded since its checkpoint, not yet written. */
+interface CatchUp {
+  replay: Replay;
+  covered: BareEvent[];
+}
 
 /**
  * Runs projections over one shared reading of the log: each batch is handed to every projection,
@@ -58,6 +66,7 @@ export class ProjectionRunner {
   private readonly recordedAt = new Map<string, string>();
   private readonly active = new Set<string>();
   private readonly rebuilding = new Map<string, Promise<void>>();
+  private readonly catchingUp = new Map<string, CatchUp>();
   private readonly listeners = new Set<ProjectedListener>();
   private readonly waiters = new Set<() => void>();
   private readonly stops = new Set<() => Promise<void>>();
@@ -210,6 +219,7 @@ export class ProjectionRunner {
         const batch = await feed.take(BATCH, GATHER_MS, unstored ? LIVE_CHECKPOINT_MS : STANDBY_RETRY_MS / 4);
         if (batch === null) break;
         if (batch.length === 0) {
+          await Promise.all(running.map((p) => this.finishCatchUp(p)));
           await Promise.all(running.map((p) => this.storeLazily(p, LIVE_CHECKPOINT_MS)));
           continue;
         }
@@ -219,10 +229,13 @@ export class ProjectionRunner {
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed) throw failed.reason;
       }
+      await Promise.all(running.map((p) => this.finishCatchUp(p)));
       await Promise.all(running.map((p) => this.storeLazily(p, 0)));
     } catch (error) {
       if (!(error instanceof Restart)) throw error;
     } finally {
+      // what a failed session folded is read again from the stored checkpoints
+      for (const p of running) this.catchingUp.delete(p.name);
       this.stops.delete(stop);
       await Promise.all([subscription.close(), feed.close()]);
     }
@@ -268,6 +281,7 @@ export class ProjectionRunner {
     const covered = batch[0]!.position > cursor ? batch : batch.filter((e) => e.position > cursor);
     const types = projection.eventTypes;
     const mine = types ? covered.filter((e) => types.includes(e.type)) : covered;
+    if (projection.replay && (!live || this.catchingUp.has(name))) return this.foldBatch(projection, covered, mine, live);
     if (mine.length === 0) {
       this.passed(projection, covered, []);
       await this.storeLazily(projection, live ? LIVE_CHECKPOINT_MS : LAZY_CHECKPOINT_MS);
@@ -289,6 +303,43 @@ export class ProjectionRunner {
     this.stored.set(name, last.position);
     this.storedAt.set(name, Date.now());
     this.passed(projection, covered, stale);
+  }
+
+  /**
+   * Far behind (full batches), a projection with a replay folds batches in memory and writes them
+   * every CATCH_UP_EVENTS events, and once it is live: each row once per write rather than once
+   * per batch (a chat list row, say, that every batch touches).
+   */
+  private async foldBatch(projection: Projection, covered: readonly BareEvent[], mine: readonly BareEvent[], live: boolean): Promise<void> {
+    let catchUp = this.catchingUp.get(projection.name);
+    if (!catchUp) this.catchingUp.set(projection.name, (catchUp = { replay: projection.replay!(), covered: [] }));
+    const { replay } = catchUp;
+    if (mine.length > 0) await this.knex.transaction((tx) => replay.add(mine, tx));
+    for (const event of covered) catchUp.covered.push(event);
+    if (live || catchUp.covered.length >= CATCH_UP_EVENTS) await this.finishCatchUp(projection);
+  }
+
+  /** Writes what a projection catching up has folded, and moves its checkpoint in the same transaction. */
+  private async finishCatchUp(projection: Projection): Promise<void> {
+    const name = projection.name;
+    const catchUp = this.catchingUp.get(name);
+    if (!catchUp) return;
+    this.catchingUp.delete(name);
+    const last = catchUp.covered[catchUp.covered.length - 1]!;
+    try {
+      await this.knex.transaction(async (tx) => {
+        await this.moveCheckpoint(tx, name, last.position);
+        await catchUp.replay.flush(tx);
+      });
+    } catch (error) {
+      if (!(error instanceof MovedOn)) throw error;
+      await this.rejoin(projection);
+      return;
+    }
+    this.stored.set(name, last.position);
+    this.storedAt.set(name, Date.now());
+    // a replay does not tell which cached answers it made stale: after a catch-up, all are
+    this.passed(projection, catchUp.covered, [GENERATION_SCOPE]);
   }
 
   /** Stores a checkpoint that moved over ignored events, once the last store is `afterMs` old. */
