@@ -131,6 +131,8 @@ async function* rangesInOrder(connections: pg.Client[], window: ExportWindow, sp
   const take = (connection: pg.Client): Promise<Readable | undefined> => {
     const range = nextFirst.then((first) => (first > span.last ? undefined : rangeFrom(connection, first, span.last)));
     nextFirst = range.then((taken) => (taken ? taken.last + 1n : span.last + 1n));
+    // a failure here reaches the output through `range`; the next take meets it again, if there is one
+    nextFirst.catch(() => {});
     return range.then((taken) => {
       if (!taken) return undefined;
       const stream = connection.query(copyTo(rangeCopy(window, taken), { highWaterMark: READ_AHEAD }));
