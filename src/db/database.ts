@@ -9,10 +9,19 @@ interface KnexLog {
   warn(message: string): void;
 }
 
+interface KnexOptions {
+  pool?: { min: number; max: number };
+  log?: KnexLog;
+  /** server settings for every session, such as synchronous_commit */
+  settings?: Record<string, string>;
+}
+
 /** A knex instance; its warnings (a dropped connection, say) go to `log` rather than the console. */
-export function createKnex(databaseUrl: string, { pool = { min: 0, max: 10 }, log }: { pool?: { min: number; max: number }; log?: KnexLog } = {}): Knex {
+export function createKnex(databaseUrl: string, { pool = { min: 0, max: 10 }, log, settings }: KnexOptions = {}): Knex {
   const warn = (message: unknown) => log?.warn(String(message));
-  return knexFactory({ client: 'pg', connection: databaseUrl, pool, log: { warn, error: warn, deprecate: warn, debug: () => {} } });
+  const options = Object.entries(settings ?? {}).map(([name, value]) => `-c ${name}=${value}`);
+  const connection = options.length > 0 ? { connectionString: databaseUrl, options: options.join(' ') } : databaseUrl;
+  return knexFactory({ client: 'pg', connection, pool, log: { warn, error: warn, deprecate: warn, debug: () => {} } });
 }
 
 /**

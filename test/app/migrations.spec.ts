@@ -20,4 +20,18 @@ describe('migrations', () => {
       await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     }
   });
+
+  it('gives a knex the server settings asked for on every session, and leaves others at the server defaults', async () => {
+    const url = process.env.TEST_PG_ADMIN_URL!;
+    const relaxed = createKnex(url, { settings: { synchronous_commit: 'off' } });
+    const plain = createKnex(url);
+    try {
+      // two sessions at once: the setting is the pool's, not one connection's
+      const sessions = await Promise.all([1, 2].map(() => relaxed.transaction((tx) => tx.raw("SELECT current_setting('synchronous_commit') AS sync, pg_sleep(0.05)"))));
+      expect(sessions.map((r) => r.rows[0].sync)).to.deep.equal(['off', 'off']);
+      expect((await plain.raw("SELECT current_setting('synchronous_commit') AS sync")).rows[0].sync).to.equal('on');
+    } finally {
+      await Promise.all([relaxed.destroy(), plain.destroy()]);
+    }
+  });
 });
