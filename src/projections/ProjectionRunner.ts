@@ -43,10 +43,13 @@ class MovedOn extends Error {}
 /** The session must start over (a new projection to run, a moved checkpoint it cannot follow). */
 class Restart extends Error {}
 
-/** A projection catching up through its replay: the events folded since its checkpoint, not yet written. */
+/** A projection catching up through its replay. */
 interface CatchUp {
   replay: Replay;
+  /** the events folded since the last write took the replay's rows */
   covered: BareEvent[];
+  /** the write under way (or the last one): the next waits for it */
+  writing: Promise<void>;
 }
 
 /**
@@ -80,6 +83,8 @@ export class ProjectionRunner {
     private readonly store: EventStore,
     readonly projections: readonly Projection[],
     private readonly log: Logger,
+    /** events a projection catching up folds before a write (tests write more often) */
+    private readonly catchUpEvents = CATCH_UP_EVENTS,
   ) {}
 
   start(): void {
@@ -234,7 +239,8 @@ export class ProjectionRunner {
     } catch (error) {
       if (!(error instanceof Restart)) throw error;
     } finally {
-      // what a failed session folded is read again from the stored checkpoints
+      // what a failed session folded is read again from the stored checkpoints, once no write is under way
+      await Promise.allSettled(running.map((p) => this.catchingUp.get(p.name)?.writing));
       for (const p of running) this.catchingUp.delete(p.name);
       this.stops.delete(stop);
       await Promise.all([subscription.close(), feed.close()]);
@@ -307,39 +313,69 @@ export class ProjectionRunner {
 
   /**
    * Far behind (full batches), a projection with a replay folds batches in memory and writes them
-   * every CATCH_UP_EVENTS events, and once it is live: each row once per write rather than once
-   * per batch (a chat list row, say, that every batch touches).
+   * every CATCH_UP_EVENTS events, while it folds the next ones, and once it is live: each row once
+   * per write rather than once per batch (a chat list row, say, that every batch touches).
    */
   private async foldBatch(projection: Projection, covered: readonly BareEvent[], mine: readonly BareEvent[], live: boolean): Promise<void> {
     let catchUp = this.catchingUp.get(projection.name);
-    if (!catchUp) this.catchingUp.set(projection.name, (catchUp = { replay: projection.replay!(), covered: [] }));
+    if (!catchUp) this.catchingUp.set(projection.name, (catchUp = { replay: projection.replay!(), covered: [], writing: Promise.resolve() }));
     const { replay } = catchUp;
     if (mine.length > 0) await this.knex.transaction((tx) => replay.add(mine, tx));
     for (const event of covered) catchUp.covered.push(event);
-    if (live || catchUp.covered.length >= CATCH_UP_EVENTS) await this.finishCatchUp(projection);
+    if (live) return this.finishCatchUp(projection);
+    if (catchUp.covered.length < this.catchUpEvents) return;
+    // one write at a time, so checkpoints move in order; this one goes on while the next batches fold
+    await catchUp.writing;
+    await this.startWrite(projection, catchUp);
   }
 
-  /** Writes what a projection catching up has folded, and moves its checkpoint in the same transaction. */
+  /** Writes what a projection catching up has folded, and ends its catch-up. */
   private async finishCatchUp(projection: Projection): Promise<void> {
-    const name = projection.name;
-    const catchUp = this.catchingUp.get(name);
+    const catchUp = this.catchingUp.get(projection.name);
     if (!catchUp) return;
-    this.catchingUp.delete(name);
-    const last = catchUp.covered[catchUp.covered.length - 1]!;
-    try {
-      await this.knex.transaction(async (tx) => {
-        await this.moveCheckpoint(tx, name, last.position);
-        await catchUp.replay.flush(tx);
-      });
-    } catch (error) {
-      if (!(error instanceof MovedOn)) throw error;
-      await this.rejoin(projection);
-      return;
-    }
-    this.stored.set(name, last.position);
-    this.storedAt.set(name, Date.now());
-    // a replay does not tell which cached answers it made stale: after a catch-up, all are
-    this.passed(projection, catchUp.covered, [GENERATION_SCOPE]);
+    await catchUp.writing;
+    this.catchingUp.delete(projection.name);
+    if (catchUp.covered.length === 0) return;
+    await this.startWrite(projection, catchUp);
+    await catchUp.writing;
+  }
+
+  /**
+   * Starts writing the replay's rows with the checkpoint of the last event folded, in one
+   * transaction; resolves once the replay has taken its rows (no batch is folded meanwhile, so
+   * they are exactly those of the events up to that checkpoint). The write goes on in `writing`.
+   */
+  private startWrite(projection: Projection, catchUp: CatchUp): Promise<void> {
+    const name = projection.name;
+    const covered = catchUp.covered;
+    catchUp.covered = [];
+    const last = covered[covered.length - 1]!;
+    return new Promise<void>((taken, failed) => {
+      catchUp.writing = this.knex
+        .transaction(async (tx) => {
+          // the checkpoint row first, as in applyBatch; a replay takes its rows when flush() is called
+          await this.moveCheckpoint(tx, name, last.position);
+          const flushing = catchUp.replay.flush(tx);
+          taken();
+          await flushing;
+        })
+        .then(
+          () => {
+            this.stored.set(name, last.position);
+            this.storedAt.set(name, Date.now());
+            // a replay does not tell which cached answers it made stale: after a catch-up write, all are
+            this.passed(projection, covered, [GENERATION_SCOPE]);
+          },
+          async (error: unknown) => {
+            if (!(error instanceof MovedOn)) throw error;
+            // moved by a rebuild or another runner while folding: what was folded is dropped, and the
+            // session starts over from the stored checkpoints
+            await this.rejoin(projection);
+            throw new Restart();
+          },
+        );
+      catchUp.writing.catch(failed); // before the rows were taken: the fold fails; after: the next write or the finish meets it
+    });
   }
 
   /** Stores a checkpoint that moved over ignored events, once the last store is `afterMs` old. */
