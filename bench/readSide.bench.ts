@@ -14,6 +14,7 @@ import { createLogger } from '../src/log.ts';
 import { allProjections } from '../src/projections/allProjections.ts';
 import type { Projection } from '../src/projections/Projection.ts';
 import { ProjectionRunner } from '../src/projections/ProjectionRunner.ts';
+import { seeded } from '../test/support/seeded.ts';
 import { profiled } from './cpuProfile.ts';
 import type { Bench, BenchRow } from './harness.ts';
 
@@ -51,16 +52,6 @@ const PAGE_SIZE = 15;
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const silent = createLogger('silent');
-
-/** A small seeded generator, so every run builds the same shape of dataset. */
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SYLLABLES = [...'bdfgklmnprstvz'].flatMap((c) => [...'aeiou'].map((v) => c + v));
 
@@ -132,7 +123,7 @@ class Loader {
  */
 export async function generate(url: string, log: (line: string) => void, size: DatasetSize = DEFAULT_SIZE): Promise<Dataset> {
   const { users: USERS, chats: CHATS, messages: MESSAGES, bigChat: BIG_CHAT } = size;
-  const random = mulberry32(20261125);
+  const random = seeded(20261125);
   const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
   const store = createPostgresEventStore(url, { poolSize: 4, maxBatch: 4096 });
   const loader = new Loader(store);
@@ -427,7 +418,7 @@ export const readSideBench: Bench = async ({ freshDatabase, log }) => {
       // the backend's own runner finds its checkpoints at the head
       const head = await backend.eventStore.headPosition();
       if (!(await backend.progress.reached(head, 60_000))) throw new Error('the backend did not find its projections at the head');
-      const random = mulberry32(7);
+      const random = seeded(7);
       const userAt = (i: number) => Math.floor(i) % USERS;
       const bigMember = (i: number) => data.bigMembers[i % data.bigMembers.length]!;
       const before = (id: number) => `?before=${encodeURIComponent(isoMicros(data.bigTimes[id]!))}`;

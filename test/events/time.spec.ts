@@ -1,19 +1,10 @@
 import { expect } from 'chai';
 import { isoMicros, parseAnyIso, parseIsoMicros } from '../../src/events/time.ts';
-
-/** A small seeded generator, so a failure names a case that can be run again. */
-function mulberry32(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seeded } from '../support/seeded.ts';
 
 describe('time stamps', () => {
   it('reads back every time isoMicros writes, to the microsecond', () => {
-    const random = mulberry32(7);
+    const random = seeded(7);
     for (let i = 0; i < 20_000; i++) {
       // from 1970 to about 2286, leap days and month ends included by chance
       const micros = Math.floor(random() * 10_000_000_000) * 1_000_000 + Math.floor(random() * 1_000_000);
@@ -22,7 +13,7 @@ describe('time stamps', () => {
   });
 
   it('agrees with the general parser on canonical-looking text, valid or not', () => {
-    const random = mulberry32(11);
+    const random = seeded(11);
     const two = () => String(Math.floor(random() * 100)).padStart(2, '0');
     for (let i = 0; i < 20_000; i++) {
       const year = String(Math.floor(random() * 10_000)).padStart(4, '0');

@@ -9,17 +9,8 @@ import { analyticsProjection } from '../../src/projections/analyticsProjection.t
 import { chatsProjection, chatsReplay } from '../../src/projections/chatsProjection.ts';
 import { messagesProjection } from '../../src/projections/messagesProjection.ts';
 import type { Projection, Replay } from '../../src/projections/Projection.ts';
+import { seeded } from '../support/seeded.ts';
 import { freshDatabase, type TestDatabase } from '../support/services.ts';
-
-/** A small seeded generator: the same history on every run. */
-function seeded(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Chats whose members come and go, read, post, edit and delete (the last message included), over
