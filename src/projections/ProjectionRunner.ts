@@ -304,7 +304,9 @@ export class ProjectionRunner {
     } catch (error) {
       if (!(error instanceof MovedOn)) throw error;
       await this.rejoin(projection);
-      return;
+      // a rebuild's swap applied the log as far as it read it, which may stop short of this batch
+      // (read from the log after it): what the swap did not cover goes onto the rebuilt tables now
+      return this.applyBatch(projection, batch, live);
     }
     this.stored.set(name, last.position);
     this.storedAt.set(name, Date.now());
@@ -415,7 +417,7 @@ export class ProjectionRunner {
     this.log.info({ projection: projection.name, position: String(position) }, 'projection was rebuilt elsewhere; carrying on from its checkpoint');
     this.stored.set(projection.name, position);
     this.storedAt.set(projection.name, Date.now());
-    // events up to the rebuild's checkpoint were applied by the rebuild; ignored ones beyond it change nothing
+    // events up to the rebuild's checkpoint were applied by the rebuild; those beyond it, by the caller
     if (position > this.checkpoints.get(projection.name)!) this.advance(projection.name, position);
     this.notify(projection, [], [GENERATION_SCOPE]);
   }
