@@ -230,16 +230,19 @@ interface Shadow {
  */
 async function applyInShadow(db: Knex | Knex.Transaction, shadow: Shadow, events: readonly BareEvent[], flushAt: number): Promise<void> {
   const { projection, replay } = shadow;
+  if (!replay) return applyPage(db, projection, events);
   const mine = relevant(projection, events);
-  if (!replay) {
-    if (mine.length > 0) await inShadow(db, projection, (tx) => projection.apply(mine, tx));
-    return;
-  }
   if (mine.length > 0) await inShadow(db, projection, (tx) => replay.add(mine, tx));
   if (replay.pending === 0 || replay.pending < flushAt) return;
   await shadow.flushing;
   shadow.flushing = inShadow(db, projection, (tx) => replay.flush(tx));
   shadow.flushing.catch(() => {}); // awaited by the next flush or the end of the load; meanwhile not an unhandled rejection
+}
+
+/** A page into the shadow tables by the projection's unchanged apply(). */
+async function applyPage(db: Knex | Knex.Transaction, projection: Projection, events: readonly BareEvent[]): Promise<void> {
+  const mine = relevant(projection, events);
+  if (mine.length > 0) await inShadow(db, projection, (tx) => projection.apply(mine, tx));
 }
 
 /** Runs `work` with the projection's shadow schema first on the search path: in `db` when it is a transaction (the swap), else in one of its own. */
@@ -275,7 +278,7 @@ async function swap(knex: Knex, store: EventStore, projections: readonly Project
     let events = 0;
     for await (const page of pages(store, position)) {
       // apply(), not the replays: a swap that meets a busy table rolls back and starts over, which a replay's memory would not
-      for (const projection of projections) await applyInShadow(tx, { projection, replay: null, flushing: Promise.resolve() }, page, 0);
+      for (const projection of projections) await applyPage(tx, projection, page);
       position = page[page.length - 1]!.position;
       events += page.length;
     }

@@ -23,11 +23,14 @@ function toBareEvent([position, id, stream, revision, type, data, recordedAt]: B
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
 
-/** Runs a query over es_events whose columns are EVENT_COLUMNS. */
-export async function queryEvents(db: Queryable, text: string, values: unknown[]): Promise<RecordedEvent[]> {
-  const { rows } = await db.query<EventRow>({ text, values, rowMode: 'array' });
-  return rows.map(toRecordedEvent);
+/** Runs a query over es_events, its rows read as arrays and turned into events by `toEvent`. */
+async function queryRows<Row extends unknown[], E>(db: Queryable, text: string, values: unknown[], toEvent: (row: Row) => E): Promise<E[]> {
+  const { rows } = await db.query<Row>({ text, values, rowMode: 'array' });
+  return rows.map(toEvent);
 }
+
+/** Runs a query over es_events whose columns are EVENT_COLUMNS. */
+export const queryEvents = (db: Queryable, text: string, values: unknown[]): Promise<RecordedEvent[]> => queryRows(db, text, values, toRecordedEvent);
 
 export const DEFAULT_READ_COUNT = 4096;
 
@@ -47,10 +50,7 @@ export type PageReader<E extends BareEvent> = (db: Queryable, after: bigint, cou
 
 export const readPage: PageReader<RecordedEvent> = (db, after, count) => queryEvents(db, READ_ALL, [String(after), count]);
 
-export const readBarePage: PageReader<BareEvent> = async (db, after, count) => {
-  const { rows } = await db.query<BareRow>({ text: READ_ALL_BARE, values: [String(after), count], rowMode: 'array' });
-  return rows.map(toBareEvent);
-};
+export const readBarePage: PageReader<BareEvent> = (db, after, count) => queryRows(db, READ_ALL_BARE, [String(after), count], toBareEvent);
 
 export interface PostgresEventStoreOptions {
   /** connections for reads and the append batcher */
