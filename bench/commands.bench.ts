@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { startBackend } from '../src/backend.ts';
 import { profiled } from './cpuProfile.ts';
@@ -24,8 +25,11 @@ const SEED_BATCH = 500;
 const CONNECTIONS = 64;
 /** BENCH_COMMANDS=http or =latency runs one half only (profiling one of them, say) */
 const PART = process.env.BENCH_COMMANDS ?? 'all';
+/** BENCH_ROLE=api leaves the projections out of the HTTP cases, to see what they cost */
+const ROLE = process.env.BENCH_ROLE === 'api' ? 'api' : 'all';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+const LOAD_CLIENT = fileURLToPath(new URL('./keepAliveConnection.cjs', import.meta.url));
 
 function newEvent(type: string, data: unknown, actor: string, occurredAt: string): NewEvent {
   const id = randomUUID();
@@ -183,71 +187,63 @@ interface LoadResult {
   errors: number;
   /** message ids each connection got back in its 201 answers */
   ids: number[][];
-  /** sockets the agent held at the end */
+  /** connections still open at the end */
   sockets: number;
+  /** the load generator's own busy time */
+  busyMs: number;
 }
 
 /**
  * The load generator, in a worker thread so its own work does not share the server's event loop.
- * Plain JavaScript, run with `eval`: one keep-alive connection per target, each posting one message
- * after another until the time is up.
+ * Plain JavaScript, run with `eval`: one keep-alive connection per target (KeepAliveConnection,
+ * far cheaper than Node's client), each posting one message after another until the time is up.
+ * `busyMs` is the worker's own busy time, so its cost per request can be quoted.
  */
 const LOAD_WORKER = `
-const http = require('node:http');
 const { parentPort, workerData } = require('node:worker_threads');
+const { KeepAliveConnection } = require(workerData.client);
 const { url, targets, seconds } = workerData;
 const { hostname, port } = new URL(url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: targets.length, maxFreeSockets: targets.length });
-
-function post(path, key, body) {
-  return new Promise((resolve, reject) => {
-    const payload = Buffer.from(JSON.stringify(body));
-    const request = http.request(
-      { agent, hostname, port, path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': payload.length, authorization: 'Token ' + key } },
-      (response) => {
-        const chunks = [];
-        response.on('data', (chunk) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode, text: Buffer.concat(chunks).toString() }));
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    request.end(payload);
-  });
-}
 
 (async () => {
   const latencies = [];
   const statuses = {};
   const ids = targets.map(() => []);
   let errors = 0;
+  const connections = targets.map(() => new KeepAliveConnection(hostname, Number(port)));
   const started = performance.now();
   const deadline = started + seconds * 1000;
+  const busy = performance.eventLoopUtilization();
   await Promise.all(targets.map(async (target, w) => {
+    const headers = { 'content-type': 'application/json', authorization: 'Token ' + target.key };
+    const path = '/api/chat/' + target.chat + '/messages/';
     for (let i = 0; performance.now() < deadline; i++) {
       const t = performance.now();
       try {
-        const answer = await post('/api/chat/' + target.chat + '/messages/', target.key, { message: 'benchmark message ' + w + '/' + i });
+        const answer = await connections[w].request('POST', path, headers, JSON.stringify({ message: 'benchmark message ' + w + '/' + i }));
         latencies.push(performance.now() - t);
         statuses[answer.status] = (statuses[answer.status] || 0) + 1;
-        if (answer.status === 201) ids[w].push(JSON.parse(answer.text).message.id);
+        if (answer.status === 201) ids[w].push(JSON.parse(answer.body).message.id);
       } catch (error) {
         errors++;
+        connections[w].close();
+        connections[w] = new KeepAliveConnection(hostname, Number(port));
       }
     }
   }));
   const elapsed = (performance.now() - started) / 1000;
+  const busyMs = performance.eventLoopUtilization(busy).active;
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN;
-  const sockets = Object.values(agent.sockets).flat().length + Object.values(agent.freeSockets).flat().length;
-  agent.destroy();
-  parentPort.postMessage({ count: latencies.length, seconds: elapsed, p50: pct(50), p99: pct(99), statuses, errors, ids, sockets });
+  const sockets = connections.filter((c) => !c.socket.destroyed).length;
+  connections.forEach((c) => c.close());
+  parentPort.postMessage({ count: latencies.length, seconds: elapsed, p50: pct(50), p99: pct(99), statuses, errors, ids, sockets, busyMs });
 })();
 `;
 
 function runLoad(url: string, targets: Target[], seconds: number): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, targets, seconds } });
+    const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, targets, seconds, client: LOAD_CLIENT } });
     worker.once('message', (result: LoadResult) => {
       resolve(result);
       void worker.terminate();
@@ -263,7 +259,7 @@ function runLoad(url: string, targets: Target[], seconds: number): Promise<LoadR
 async function httpPosts(url: string, log: (line: string) => void): Promise<BenchRow[]> {
   const bench = 'commands.http';
   const rows: BenchRow[] = [];
-  const backend = await startBackend(loadConfig({ DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ROLE: 'all' }), createLogger('silent'));
+  const backend = await startBackend(loadConfig({ DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ROLE }), createLogger('silent'));
   try {
     const api = client(backend.url);
     log(`registering ${CONNECTIONS} users`);
@@ -307,7 +303,8 @@ async function httpPosts(url: string, log: (line: string) => void): Promise<Benc
       const created = result.statuses['201'] ?? 0;
       const others = Object.entries(result.statuses).filter(([status]) => status !== '201');
       const failures = [...others.map(([status, n]) => `${fmt(n)}× ${status}`), ...(result.errors > 0 ? [`${fmt(result.errors)} errors`] : [])];
-      const note = `${fmt(created)} × 201${failures.length ? `, ${failures.join(', ')}` : ''}; ${result.sockets} sockets, projections on; stored once: ${once ? 'yes' : 'no'}`;
+      const loadMs = result.busyMs / result.count;
+      const note = `${fmt(created)} × 201${failures.length ? `, ${failures.join(', ')}` : ''}; ${result.sockets} sockets, projections ${ROLE === 'api' ? 'off' : 'on'}; stored once: ${once ? 'yes' : 'no'}; load generator ${loadMs.toFixed(3)} ms CPU a post`;
       rows.push(
         { bench, case: `${name}: posts`, value: created / result.seconds, unit: 'posts/s', note },
         { bench, case: `${name}: p50`, value: result.p50, unit: 'ms' },

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { startBackend } from '../src/backend.ts';
 import { createIdentityStore } from '../src/commands/identity/IdentityStore.ts';
@@ -286,41 +287,46 @@ interface LoadResult {
   /** 'each' mode ran out of distinct requests before the time was up */
   exhausted: boolean;
   seconds: number;
+  /** the load generator's own busy time */
+  busyMs: number;
 }
+
+/** the load generator's connection (plain CommonJS, required by the worker) */
+const LOAD_CLIENT = fileURLToPath(new URL('./keepAliveConnection.cjs', import.meta.url));
 
 /**
  * The load generator, in a worker thread so its work does not share the server's event loop:
- * `clients` keep-alive connections, each sending one GET after another. Mode `each`: every
+ * `clients` keep-alive connections (KeepAliveConnection, far cheaper than Node's client), each
+ * sending one GET after another. Mode `each`: every
  * request of the list once, shared by all clients (distinct cache keys: uncached); mode `own`:
  * client c repeats request c after one untimed request to fill the cache.
  */
 const LOAD_WORKER = `
-const http = require('node:http');
 const { parentPort, workerData } = require('node:worker_threads');
+const { KeepAliveConnection } = require(workerData.client);
 const { url, clients, seconds, requests, mode } = workerData;
 const { hostname, port } = new URL(url);
-const agent = new http.Agent({ keepAlive: true, maxSockets: clients, maxFreeSockets: clients });
+const connections = Array.from({ length: clients }, () => new KeepAliveConnection(hostname, Number(port)));
 
-function get(path, token) {
-  return new Promise((resolve, reject) => {
-    const request = http.request({ agent, hostname, port, path, method: 'GET', headers: { authorization: 'Token ' + token } }, (response) => {
-      response.on('data', () => {});
-      response.on('end', () => resolve(response.statusCode));
-      response.on('error', reject);
-    });
-    request.on('error', reject);
-    request.end();
-  });
+async function get(c, path, token) {
+  try {
+    return (await connections[c].request('GET', path, { authorization: 'Token ' + token })).status;
+  } catch (error) {
+    connections[c].close();
+    connections[c] = new KeepAliveConnection(hostname, Number(port));
+    throw error;
+  }
 }
 
 (async () => {
-  if (mode === 'own') await Promise.all(Array.from({ length: clients }, (_, c) => get(requests[c % requests.length].path, requests[c % requests.length].token)));
+  if (mode === 'own') await Promise.all(Array.from({ length: clients }, (_, c) => get(c, requests[c % requests.length].path, requests[c % requests.length].token)));
   const latencies = [];
   const statuses = {};
   let errors = 0;
   let next = 0;
   const started = performance.now();
   const deadline = started + seconds * 1000;
+  const busy = performance.eventLoopUtilization();
   await Promise.all(Array.from({ length: clients }, async (_, c) => {
     while (performance.now() < deadline) {
       let r;
@@ -330,7 +336,7 @@ function get(path, token) {
       } else r = requests[c % requests.length];
       const t = performance.now();
       try {
-        const status = await get(r.path, r.token);
+        const status = await get(c, r.path, r.token);
         latencies.push(performance.now() - t);
         statuses[status] = (statuses[status] || 0) + 1;
       } catch (error) {
@@ -339,16 +345,17 @@ function get(path, token) {
     }
   }));
   const elapsed = (performance.now() - started) / 1000;
+  const busyMs = performance.eventLoopUtilization(busy).active;
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] : NaN;
-  agent.destroy();
-  parentPort.postMessage({ count: latencies.length, perSecond: latencies.length / elapsed, p50: pct(50), p99: pct(99), statuses, errors, exhausted: mode === 'each' && next >= requests.length, seconds: elapsed });
+  connections.forEach((c) => c.close());
+  parentPort.postMessage({ count: latencies.length, perSecond: latencies.length / elapsed, p50: pct(50), p99: pct(99), statuses, errors, exhausted: mode === 'each' && next >= requests.length, seconds: elapsed, busyMs });
 })();
 `;
 
 function runLoad(url: string, requests: LoadRequest[], mode: 'each' | 'own', clients: number, seconds: number): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, clients, seconds, requests, mode } });
+    const worker = new Worker(LOAD_WORKER, { eval: true, workerData: { url, clients, seconds, requests, mode, client: LOAD_CLIENT } });
     worker.once('message', (result: LoadResult) => {
       resolve(result);
       void worker.terminate();
@@ -513,7 +520,7 @@ export const readSideBench: Bench = async ({ freshDatabase, log }) => {
         await runLoad(backend.url, keys(end - warmKeys, end), c.mode, CLIENTS, WARM_SECONDS);
         const single = await runLoad(backend.url, keys(end - warmKeys - singleKeys, end - warmKeys), c.mode, 1, SINGLE_SECONDS);
         const result = await profiled(`readside ${c.name}`, () => runLoad(backend.url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS));
-        const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; ${c.note}`;
+        const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; load generator ${(result.busyMs / result.count).toFixed(3)} ms CPU a request; ${c.note}`;
         const met = (ms: number) => `target < ${c.target} ms: ${ms < c.target ? 'met' : 'missed'}`;
         rows.push(
           { bench, case: `${c.name}: requests`, value: result.perSecond, unit: 'req/s', note },
