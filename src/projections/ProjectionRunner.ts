@@ -8,8 +8,9 @@ import type { Projection, Replay } from './Projection.ts';
 import { rebuildProjections } from './rebuildProjections.ts';
 
 /**
- * Hears each batch once the projection's checkpoint has passed it (committed, or nothing in it
- * for that projection), with the cache scopes it made stale. Every projection hears every event.
+ * Hears each batch once the projection's checkpoint has passed it (committed, nothing in it for
+ * that projection, or applied by a rebuild's swap), with the cache scopes it made stale. Every
+ * projection hears every event; after a restart it may hear one again (take them by position).
  */
 export type ProjectedListener = (projection: Projection, events: readonly BareEvent[], staleScopes: readonly string[]) => void;
 
@@ -258,7 +259,11 @@ export class ProjectionRunner {
       row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string }>();
     }
     const position = BigInt(row!.position);
-    this.checkpoints.set(projection.name, position);
+    // a swap this runner rejoined leaves events up to its checkpoint still to be handed over: the
+    // session reads from where the handing over is; any other move of the row is taken as it is
+    const heard = this.checkpoints.get(projection.name);
+    const rejoined = heard !== undefined && heard < position && this.stored.get(projection.name) === position;
+    this.checkpoints.set(projection.name, rejoined ? heard : position);
     this.stored.set(projection.name, position);
     this.storedAt.set(projection.name, Date.now());
     if (row!.version === projection.version) return true;
@@ -284,6 +289,17 @@ export class ProjectionRunner {
     const cursor = this.checkpoints.get(name)!;
     const last = batch[batch.length - 1]!;
     if (last.position <= cursor) return;
+    const swapped = this.stored.get(name)!;
+    if (swapped > cursor) {
+      // a rebuild's swap stored a checkpoint beyond what this runner has handed over: the events up
+      // to it are in the rebuilt tables, so they are only handed over (their pushes still go out)
+      const rebuilt = batch.filter((e) => e.position > cursor && e.position <= swapped);
+      if (rebuilt.length > 0) this.passed(projection, rebuilt, []);
+      // the batch reached the swap's checkpoint, so nothing up to it is still to come
+      if (last.position >= swapped) this.advance(name, swapped);
+      if (last.position <= swapped) return;
+      return this.applyBatch(projection, batch, live);
+    }
     const covered = batch[0]!.position > cursor ? batch : batch.filter((e) => e.position > cursor);
     const types = projection.eventTypes;
     const mine = types ? covered.filter((e) => types.includes(e.type)) : covered;
@@ -384,7 +400,8 @@ export class ProjectionRunner {
   private async storeLazily(projection: Projection, afterMs: number): Promise<void> {
     const name = projection.name;
     const at = this.checkpoints.get(name)!;
-    if (at === this.stored.get(name) || Date.now() - this.storedAt.get(name)! < afterMs) return;
+    // below the stored checkpoint while a swap's events are handed over: never store it backwards
+    if (at <= this.stored.get(name)! || Date.now() - this.storedAt.get(name)! < afterMs) return;
     try {
       await this.moveCheckpoint(this.knex, name, at);
       this.stored.set(name, at);
@@ -417,8 +434,8 @@ export class ProjectionRunner {
     this.log.info({ projection: projection.name, position: String(position) }, 'projection was rebuilt elsewhere; carrying on from its checkpoint');
     this.stored.set(projection.name, position);
     this.storedAt.set(projection.name, Date.now());
-    // events up to the rebuild's checkpoint were applied by the rebuild; those beyond it, by the caller
-    if (position > this.checkpoints.get(projection.name)!) this.advance(projection.name, position);
+    // events up to the rebuild's checkpoint were applied by the rebuild, and are handed over as the
+    // log brings them (applyBatch): the checkpoint in memory, which pushes follow, moves only then
     this.notify(projection, [], [GENERATION_SCOPE]);
   }
 

@@ -11,6 +11,7 @@ import { rebuildProjections } from '../../src/projections/rebuildProjections.ts'
 import { usersProjection } from '../../src/projections/usersProjection.ts';
 import { runCli, STACK_LINE } from '../cli/runCli.ts';
 import { adminQuery } from '../support/services.ts';
+import { connect } from '../support/sockets.ts';
 import { befriend, client, registerUser, startTestBackend, type TestBackend } from '../support/testBackend.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -104,14 +105,22 @@ describe('projections rebuild', function () {
       expect(await backend.progress.reached(await backend.logHead(), 60_000)).to.equal(true);
       expect(seeded > 0n).to.equal(true);
 
+      // a member's socket hears, live, every message posted meanwhile: the swap moves every checkpoint
+      // past events the live runner had not yet handed over, and their pushes must still go out
+      await backend.pushesSettled();
+      const listener = await connect(backend.url, ann.key);
       let writing = true;
       let posted = 0;
+      const positions: string[] = [];
       const problems: string[] = [];
       const writer = (async () => {
         while (writing) {
           const reply = await cid.api.post(`/api/chat/${group}/messages/`, { message: `during the rebuild ${posted}` });
           if (reply.status !== 201) problems.push(`post: ${reply.status}`);
-          else posted++;
+          else {
+            posted++;
+            positions.push(String(reply.body.position));
+          }
         }
       })();
       let reads = 0;
@@ -151,6 +160,13 @@ describe('projections rebuild', function () {
       expect(await backend.progress.reached(BigInt(last.body.position), 10_000)).to.equal(true);
       const page = await ann.api.get(`/api/chat/${group}/messages/`);
       expect(page.body.messages.map((m: { content: string }) => m.content)).to.include('after the swap');
+      await listener.waitUntil('new_message', (p) => p.position === last.body.position, 10_000);
+      listener.close();
+      const pushed = listener.heard
+        .get('new_message')!
+        .filter((p) => p.chat === group)
+        .map((p) => String(p.position));
+      expect(pushed, 'pushed live, in order, once each').to.deep.equal([...positions, String(last.body.position)]);
       const { rows } = await adminQuery(backend.db.url, `SELECT count(*)::int AS n FROM rm_messages WHERE chat_id = '${group}'`);
       expect(rows[0].n, 'bulk, posted during the rebuild, and the last one').to.equal(20_000 + posted + 1);
 

@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+import type { Knex } from 'knex';
+import { createKnex } from '../../src/db/database.ts';
+import { allProjections } from '../../src/projections/allProjections.ts';
+import { connect, pause, type Listener } from '../support/sockets.ts';
+import { befriend, client, registerUser, startTestBackend, type TestBackend } from '../support/testBackend.ts';
+
+/**
+ * What a rebuild's swap does to a live runner, made to happen at the worst moment: it holds the
+ * checkpoint rows while the runner's batch waits for them and more messages are posted, applies
+ * every projection up to the head itself and moves every checkpoint there. The live runner must
+ * still hand those events over, so that their pushes go out live, and must not apply them again.
+ */
+async function swapAt(knex: Knex, backend: TestBackend, hold: (tx: Knex.Transaction) => Promise<bigint>): Promise<void> {
+  await knex.transaction(async (tx) => {
+    const rows = await tx('projection_checkpoints').forUpdate().select<{ name: string; position: string }[]>('name', 'position');
+    const head = await hold(tx);
+    for (const projection of allProjections) {
+      const from = BigInt(rows.find((r) => r.name === projection.name)!.position);
+      const events = (await backend.eventStore.readAllBare({ after: from, maxCount: 1000 })).filter((e) => e.position <= head);
+      const types = projection.eventTypes;
+      const mine = types ? events.filter((e) => types.includes(e.type)) : events;
+      if (mine.length > 0) await projection.apply(mine, tx);
+    }
+    await tx('projection_checkpoints').update({ position: String(head) });
+  });
+}
+
+describe('projections: a swap beyond what the live runner handed over', function () {
+  this.timeout(60_000);
+  let backend: TestBackend;
+  let knex: Knex;
+  let listener: Listener;
+
+  before(async () => {
+    backend = await startTestBackend();
+    knex = createKnex(backend.db.url);
+  });
+
+  after(async () => {
+    listener?.close();
+    await knex.destroy();
+    await backend.close();
+  });
+
+  it('pushes the events the swap applied, live and once each, and applies only what comes after', async () => {
+    const api = client(backend.url);
+    const [ann, bob] = [await registerUser(api, 'swapann'), await registerUser(api, 'swapbob')];
+    const chat = await befriend(ann, bob);
+    listener = await connect(backend.url, ann.key);
+    const post = async (message: string) => {
+      const reply = await bob.api.post(`/api/chat/${chat}/messages/`, { message });
+      expect(reply.status, JSON.stringify(reply.body)).to.equal(201);
+      return String(reply.body.position);
+    };
+    const first = await post('before the swap');
+    await listener.waitUntil('new_message', (p) => String(p.position) === first);
+    // every checkpoint stored (the ones that ignore messages are stored within 20 ms)
+    await pause(200);
+
+    const held: string[] = [];
+    await swapAt(knex, backend, async () => {
+      // the runner's batch of this one waits for the checkpoint rows; these after it are not read into a batch yet
+      held.push(await post('while the runner waits 1'));
+      await pause(200);
+      for (let i = 2; i <= 4; i++) held.push(await post(`while the runner waits ${i}`));
+      return BigInt(held[held.length - 1]!);
+    });
+    const after = await post('after the swap');
+    expect(await backend.progress.reached(BigInt(after), 10_000)).to.equal(true);
+    await listener.waitUntil('new_message', (p) => String(p.position) === after);
+    await backend.pushesSettled();
+
+    const pushed = listener.heard.get('new_message')!.map((p) => String(p.position));
+    expect(pushed, 'pushed live, in order, once each').to.deep.equal([first, ...held, after]);
+    const page = await ann.api.get(`/api/chat/${chat}/messages/`);
+    expect(page.body.messages.map((m: { content: string }) => m.content).reverse(), 'stored once each').to.deep.equal([
+      'before the swap',
+      'while the runner waits 1',
+      'while the runner waits 2',
+      'while the runner waits 3',
+      'while the runner waits 4',
+      'after the swap',
+    ]);
+    const list = await ann.api.get('/api/chat/mychats/');
+    expect(list.body.results[0].unread_count, 'unread counted once each').to.equal(6);
+  });
+});
