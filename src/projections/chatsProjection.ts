@@ -126,14 +126,16 @@ async function renamedPartners(events: readonly BareEvent[], tx: Knex.Transactio
 const chatEvents = (events: readonly BareEvent[]) => events.filter((e) => e.stream.startsWith('chat-'));
 const chatIds = (events: readonly BareEvent[]) => [...new Set(events.map((e) => e.stream.slice('chat-'.length)))];
 
+// one array parameter, however many chats (a batch touches thousands), and each chat's members
+// with it: one round trip
+const LOAD_CHATS = `SELECT c.*, coalesce((SELECT json_agg(json_build_array(m.user_id, m.read_up_to)) FROM rm_chat_members m WHERE m.chat_id = c.uuid), '[]') AS members
+  FROM rm_chats c WHERE c.uuid = ANY(?::uuid[])`;
+
 /** The chats `ids` names that the tables hold, with their members' read marks. */
 async function load(tx: Knex.Transaction, ids: string[]): Promise<Map<string, ChatModel>> {
   const chats = new Map<string, ChatModel>();
-  // one array parameter, however many chats: a batch touches thousands
-  const { rows } = await tx.raw<{ rows: ChatRow[] }>('SELECT * FROM rm_chats WHERE uuid = ANY(?::uuid[])', [ids]);
-  for (const row of rows) chats.set(row.uuid, { row: { ...row, last_activity: Number(row.last_activity) }, members: new Map() });
-  const members = await tx.raw<{ rows: { chat_id: string; user_id: string; read_up_to: number }[] }>('SELECT chat_id, user_id, read_up_to FROM rm_chat_members WHERE chat_id = ANY(?::uuid[])', [ids]);
-  for (const m of members.rows) chats.get(m.chat_id)?.members.set(m.user_id, m.read_up_to);
+  const { rows } = await tx.raw<{ rows: (ChatRow & { members: [user: string, readUpTo: number][] })[] }>(LOAD_CHATS, [ids]);
+  for (const { members, ...row } of rows) chats.set(row.uuid, { row: { ...row, last_activity: Number(row.last_activity) }, members: new Map(members) });
   return chats;
 }
 
@@ -170,8 +172,18 @@ async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatM
     });
     statements.push([DELETE_MEMBERS, [JSON.stringify(removed)]]);
   }
+  if (statements.length > 1 && statements.length <= MAX_JOINED) {
+    // a live batch's few writes as one statement, one round trip: each part writes rows of its own
+    // (a member is upserted or deleted, never both), so none sees another's work
+    const parts = statements.map(([sql], i) => `w${i} AS (${sql})`);
+    await tx.raw(`WITH ${parts.join(', ')} SELECT 1`, statements.flatMap(([, bindings]) => bindings));
+    return;
+  }
   for (const [sql, bindings] of statements) await tx.raw(sql, bindings);
 }
+
+/** statements of a write joined into one; a rebuild's flush (chunks of 10,000 rows) goes one by one */
+const MAX_JOINED = 3;
 
 /** Past this many chats held, a rebuild's replay lets them go after a flush and reads back those it meets again. */
 const MAX_HELD_CHATS = 500_000;
