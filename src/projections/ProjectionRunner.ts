@@ -269,7 +269,13 @@ export class ProjectionRunner {
     if (row!.version === projection.version) return true;
     this.log.info({ projection: projection.name, from: row!.version, to: projection.version }, 'projection version changed: rebuilding it in shadow tables');
     const rebuild = rebuildProjections({ knex: this.knex, store: this.store, databaseUrl: this.databaseUrl, projections: [projection], log: this.log, shouldStop: () => this.stopped })
-      .then(() => this.log.info({ projection: projection.name }, 'projection rebuilt and swapped in'))
+      .then(({ position }) => {
+        // with every projection rebuilding, nobody handed over what the log added meanwhile (it is in the
+        // rebuilt tables): as after any swap, the next session hands it over, so its pushes go out.
+        // Otherwise the running projections did, and this one carries on from the swap's checkpoint.
+        if (this.projections.every((p) => this.rebuilding.has(p.name))) this.stored.set(projection.name, position);
+        this.log.info({ projection: projection.name }, 'projection rebuilt and swapped in');
+      })
       .catch(async (error) => {
         if (this.stopped) return;
         this.log.error({ err: error, projection: projection.name }, 'projection rebuild failed; retrying it');

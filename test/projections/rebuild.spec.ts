@@ -4,11 +4,15 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createKnex } from '../../src/db/database.ts';
 import { isoMicros } from '../../src/events/time.ts';
+import { PushRelease } from '../../src/gateway/PushRelease.ts';
+import { Pusher } from '../../src/gateway/Pusher.ts';
+import { pushSources } from '../../src/gateway/pushSources.ts';
 import { createLogger } from '../../src/log.ts';
 import { allProjections } from '../../src/projections/allProjections.ts';
 import { ProjectionRunner } from '../../src/projections/ProjectionRunner.ts';
 import { rebuildProjections } from '../../src/projections/rebuildProjections.ts';
 import { usersProjection } from '../../src/projections/usersProjection.ts';
+import { createQueries } from '../../src/queries/createQueries.ts';
 import { runCli, STACK_LINE } from '../cli/runCli.ts';
 import { adminQuery } from '../support/services.ts';
 import { connect } from '../support/sockets.ts';
@@ -353,6 +357,58 @@ describe('projections rebuild', function () {
         await runner.stop();
         await knex.destroy();
       }
+    });
+  });
+  describe('every projection at a new version', () => {
+    let backend: TestBackend;
+
+    before(async () => {
+      backend = await startTestBackend();
+    });
+
+    after(async () => {
+      await backend.close();
+    });
+
+    it('pushes, once the rebuilt read models are swapped in, every message posted while they were rebuilt', async () => {
+      const api = client(backend.url);
+      const [ann, bob] = [await registerUser(api, 'newann'), await registerUser(api, 'newbob')];
+      const chat = await befriend(ann, bob);
+      await appendMessages(backend, chat, ann.id, 5_000);
+      expect(await backend.progress.reached(await backend.logHead(), 30_000)).to.equal(true);
+      await backend.pushesSettled();
+      await backend.projections!.stop();
+
+      // a process started with every projection at a new version: each is rebuilt, none runs meanwhile
+      const knex = createKnex(backend.db.url);
+      const silent = createLogger('silent');
+      const projections = allProjections.map((p) => ({ ...p, version: p.version + 1 }));
+      const runner = new ProjectionRunner(knex, backend.db.url, backend.eventStore, projections, silent);
+      const pushed: string[] = [];
+      const release = new PushRelease(await backend.eventStore.headPosition(), runner, new Pusher(pushSources(createQueries(knex))), (pushes) => {
+        for (const push of pushes) if (push.event === 'new_message') pushed.push(push.position);
+      }, silent);
+      const posted: string[] = [];
+      try {
+        runner.start();
+        let rebuilt = false;
+        while (!rebuilt) {
+          const reply = await bob.api.post(`/api/chat/${chat}/messages/`, { message: `while rebuilding ${posted.length}` });
+          expect(reply.status).to.equal(201);
+          posted.push(String(reply.body.position));
+          const { rows } = await adminQuery(backend.db.url, 'SELECT name, version FROM projection_checkpoints');
+          rebuilt = projections.every((p) => rows.some((r) => r.name === p.name && r.version === p.version));
+        }
+        const last = await bob.api.post(`/api/chat/${chat}/messages/`, { message: 'after the rebuilds' });
+        posted.push(String(last.body.position));
+        expect(await runner.reached(BigInt(last.body.position), 20_000)).to.equal(true);
+        await release.settled();
+      } finally {
+        await runner.stop();
+        await knex.destroy();
+      }
+      expect(posted.length, 'messages posted while rebuilding').to.be.greaterThan(2);
+      expect(pushed, 'pushed in order, once each').to.deep.equal(posted);
     });
   });
 });
