@@ -179,7 +179,11 @@ export class ProjectionRunner {
         await this.pause(backoff);
         backoff = Math.min(backoff * 2, 10_000);
       } finally {
-        for (const p of held) this.active.delete(p.name);
+        // another runner may take a lock given up, and move the rows on: what this one heard no longer counts
+        for (const p of held) {
+          this.active.delete(p.name);
+          this.checkpoints.delete(p.name);
+        }
         await lock.end().catch(() => {});
       }
     }
@@ -259,11 +263,11 @@ export class ProjectionRunner {
       row = await this.knex('projection_checkpoints').where({ name: projection.name }).first<{ version: number; position: string }>();
     }
     const position = BigInt(row!.position);
-    // a swap this runner rejoined leaves events up to its checkpoint still to be handed over: the
-    // session reads from where the handing over is; any other move of the row is taken as it is
+    // while this runner has held the projection's lock, only a rebuild's swap moves its row forward:
+    // the events it covered are still to be handed over, from where the handing over is (applyBatch)
     const heard = this.checkpoints.get(projection.name);
-    const rejoined = heard !== undefined && heard < position && this.stored.get(projection.name) === position;
-    this.checkpoints.set(projection.name, rejoined ? heard : position);
+    const swapped = heard !== undefined && heard < position && row!.version === projection.version;
+    this.checkpoints.set(projection.name, swapped ? heard : position);
     this.stored.set(projection.name, position);
     this.storedAt.set(projection.name, Date.now());
     if (row!.version === projection.version) return true;
@@ -273,7 +277,7 @@ export class ProjectionRunner {
         // with every projection rebuilding, nobody handed over what the log added meanwhile (it is in the
         // rebuilt tables): as after any swap, the next session hands it over, so its pushes go out.
         // Otherwise the running projections did, and this one carries on from the swap's checkpoint.
-        if (this.projections.every((p) => this.rebuilding.has(p.name))) this.stored.set(projection.name, position);
+        if (!this.projections.every((p) => this.rebuilding.has(p.name))) this.checkpoints.set(projection.name, position);
         this.log.info({ projection: projection.name }, 'projection rebuilt and swapped in');
       })
       .catch(async (error) => {

@@ -85,4 +85,50 @@ describe('projections: a swap beyond what the live runner handed over', function
     const list = await ann.api.get('/api/chat/mychats/');
     expect(list.body.results[0].unread_count, 'unread counted once each').to.equal(6);
   });
+
+  it('also when the swap commits while the runner starts a new session (it holds the locks throughout)', async () => {
+    const api = client(backend.url);
+    const [cat, dan] = [await registerUser(api, 'swapcat'), await registerUser(api, 'swapdan')];
+    const chat = await befriend(cat, dan);
+    const own = await connect(backend.url, cat.key);
+    try {
+      const post = async (message: string) => {
+        const reply = await dan.api.post(`/api/chat/${chat}/messages/`, { message });
+        expect(reply.status, JSON.stringify(reply.body)).to.equal(201);
+        return String(reply.body.position);
+      };
+      const first = await post('before the swap');
+      await own.waitUntil('new_message', (p) => String(p.position) === first);
+      await pause(200);
+      const held: string[] = [];
+      await knex.transaction(async (tx) => {
+        // the next session's first read of the checkpoints waits for this transaction
+        await tx.raw('LOCK TABLE projection_checkpoints IN ACCESS EXCLUSIVE MODE');
+        // a session restart, as a rebuild finished in this process or a lock gained asks for
+        (backend.projections as unknown as { restartWanted: boolean }).restartWanted = true;
+        await pause(300);
+        for (let i = 1; i <= 3; i++) held.push(await post(`between sessions ${i}`));
+        const head = BigInt(held[held.length - 1]!);
+        const rows = await tx('projection_checkpoints').select<{ name: string; position: string }[]>('name', 'position');
+        for (const projection of allProjections) {
+          const from = BigInt(rows.find((r) => r.name === projection.name)!.position);
+          const events = (await backend.eventStore.readAllBare({ after: from, maxCount: 1000 })).filter((e) => e.position <= head);
+          const types = projection.eventTypes;
+          const mine = types ? events.filter((e) => types.includes(e.type)) : events;
+          if (mine.length > 0) await projection.apply(mine, tx);
+        }
+        await tx('projection_checkpoints').update({ position: String(head) });
+      });
+      const after = await post('after the swap');
+      expect(await backend.progress.reached(BigInt(after), 10_000)).to.equal(true);
+      await own.waitUntil('new_message', (p) => String(p.position) === after);
+      await backend.pushesSettled();
+      const pushed = own.heard.get('new_message')!.map((p) => String(p.position));
+      expect(pushed, 'pushed live, in order, once each').to.deep.equal([first, ...held, after]);
+      const page = await cat.api.get(`/api/chat/${chat}/messages/`);
+      expect(page.body.messages, 'stored once each').to.have.length(5);
+    } finally {
+      own.close();
+    }
+  });
 });
