@@ -39,6 +39,16 @@ const REBUILD_RETRY_MS = 5000;
 /** events a projection catching up folds in memory before it writes them, with its checkpoint */
 const CATCH_UP_EVENTS = 100_000;
 
+/**
+ * Runs `work` for every projection and fails with the first failure once all are done: a session
+ * never ends while a projection still writes (its checkpoint would move under the next session).
+ */
+async function eachOf(projections: readonly Projection[], work: (projection: Projection) => Promise<void>): Promise<void> {
+  const results = await Promise.allSettled(projections.map(work));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** The checkpoint row is not where this runner left it: another runner or a rebuild moved it. */
 class MovedOn extends Error {}
 /** The session must start over (a new projection to run, a moved checkpoint it cannot follow). */
@@ -229,18 +239,16 @@ export class ProjectionRunner {
         const batch = await feed.take(BATCH, GATHER_MS, unstored ? LIVE_CHECKPOINT_MS : STANDBY_RETRY_MS / 4);
         if (batch === null) break;
         if (batch.length === 0) {
-          await Promise.all(running.map((p) => this.finishCatchUp(p)));
-          await Promise.all(running.map((p) => this.storeLazily(p, LIVE_CHECKPOINT_MS)));
+          await eachOf(running, (p) => this.finishCatchUp(p));
+          await eachOf(running, (p) => this.storeLazily(p, LIVE_CHECKPOINT_MS));
           continue;
         }
         const live = batch.length < BATCH;
-        writing = Promise.allSettled(running.map((p) => this.applyBatch(p, batch, live)));
-        const results = (await writing) as PromiseSettledResult<void>[];
-        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-        if (failed) throw failed.reason;
+        writing = eachOf(running, (p) => this.applyBatch(p, batch, live));
+        await writing;
       }
-      await Promise.all(running.map((p) => this.finishCatchUp(p)));
-      await Promise.all(running.map((p) => this.storeLazily(p, 0)));
+      await eachOf(running, (p) => this.finishCatchUp(p));
+      await eachOf(running, (p) => this.storeLazily(p, 0));
     } catch (error) {
       if (!(error instanceof Restart)) throw error;
     } finally {
