@@ -29,6 +29,8 @@ const READ_AHEAD = 3 * BATCH;
 /** how long a batch waits for more events once it has some: short, so live events show up at once */
 const GATHER_MS = 2;
 const STANDBY_RETRY_MS = 1000;
+/** a lock query unanswered this long means the connection holding the locks is gone */
+const LOCK_QUERY_TIMEOUT_MS = 10_000;
 /**
  * How soon a checkpoint that moved over events its projection ignores is stored: seldom while
  * catching up, soon once live (processes serving queries without a runner read the stored ones).
@@ -157,27 +159,41 @@ export class ProjectionRunner {
   private async keepRunning(): Promise<void> {
     let backoff = 100;
     while (!this.stopped) {
-      const lock = new pg.Client({ connectionString: this.databaseUrl, application_name: 'chat-projections' });
+      // a query that gets no answer (a connection dropped without a word) fails, and the locks count as lost
+      const lock = new pg.Client({ connectionString: this.databaseUrl, application_name: 'chat-projections', query_timeout: LOCK_QUERY_TIMEOUT_MS });
       let lost = false;
       lock.on('error', () => void (lost = true));
       lock.on('end', () => void (lost = true));
+      // one query at a time on the lock connection: a session's checks may still run when the loop takes locks again
+      let lockWork: Promise<unknown> = Promise.resolve();
+      const onLock = <T>(work: () => Promise<T>): Promise<T> => {
+        const run = lockWork.then(work);
+        lockWork = run.catch(() => {});
+        return run;
+      };
       const held: Projection[] = [];
       try {
         await lock.connect();
         while (!this.stopped && !lost) {
-          await this.lockFree(lock, held);
+          await onLock(() => this.lockFree(lock, held));
           const running = held.filter((p) => !this.rebuilding.has(p.name));
           if (running.length === 0) {
             await this.pause(STANDBY_RETRY_MS);
             continue;
           }
           this.restartWanted = false;
-          let nextLockTry = Date.now() + STANDBY_RETRY_MS;
+          let nextCheck = Date.now() + STANDBY_RETRY_MS;
           await this.session(running, () => {
             if (lost || this.restartWanted) return true;
-            if (held.length < this.projections.length && Date.now() >= nextLockTry) {
-              nextLockTry = Date.now() + STANDBY_RETRY_MS;
-              void this.lockFree(lock, held).then((more) => void (more && (this.restartWanted = true))).catch(() => void (lost = true));
+            if (Date.now() >= nextCheck) {
+              nextCheck = Date.now() + STANDBY_RETRY_MS;
+              // the locks still free are tried; holding them all, the connection is asked whether it is
+              // still there: had it gone silently, the server would free the locks for another runner
+              const check =
+                held.length < this.projections.length
+                  ? onLock(() => this.lockFree(lock, held)).then((more) => void (more && (this.restartWanted = true)))
+                  : onLock(() => lock.query('SELECT 1'));
+              check.catch(() => void (lost = true));
             }
             return false;
           });
@@ -194,12 +210,17 @@ export class ProjectionRunner {
           this.active.delete(p.name);
           this.checkpoints.delete(p.name);
         }
+        await lockWork;
         await lock.end().catch(() => {});
       }
     }
   }
 
-  /** Takes the advisory lock of each projection no runner is running; true when it got any. */
+  /**
+   * Takes the advisory lock of each projection no runner is running; true when it got any. Calls
+   * never overlap (onLock): a session's advisory locks stack, so a lock taken twice would be run once
+   * but given back once.
+   */
   private async lockFree(lock: pg.Client, held: Projection[]): Promise<boolean> {
     let more = false;
     for (const projection of this.projections) {
@@ -207,11 +228,6 @@ export class ProjectionRunner {
       const key = `projection:${projection.name}`;
       const { rows } = await lock.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [key]);
       if (!rows[0]!.locked) continue;
-      // a session's advisory locks stack: a lock taken twice by overlapping calls is given back once, and run once
-      if (held.includes(projection)) {
-        await lock.query('SELECT pg_advisory_unlock(hashtext($1))', [key]);
-        continue;
-      }
       held.push(projection);
       this.active.add(projection.name);
       more = true;
