@@ -226,8 +226,6 @@ const { hostname, port } = new URL(url);
         if (answer.status === 201) ids[w].push(JSON.parse(answer.body).message.id);
       } catch (error) {
         errors++;
-        connections[w].close();
-        connections[w] = new KeepAliveConnection(hostname, Number(port));
       }
     }
   }));

@@ -13,25 +13,34 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 class KeepAliveConnection {
   /** @param {string} host @param {number} port */
   constructor(host, port) {
+    this.address = { host, port };
     this.host = `${host}:${port}`;
-    this.socket = net.connect({ host, port, noDelay: true });
-    this.chunks = [];
-    this.length = 0;
     /** the answer awaited: its status and body length once the head has come */
     this.waiting = null;
-    this.socket.on('data', (chunk) => this.receive(chunk));
-    this.socket.on('error', (error) => this.fail(error));
-    this.socket.on('close', () => this.fail(new Error('the server closed the connection')));
+    this.connect();
+  }
+
+  /** A new socket; a request after a failure (which closes the old one) comes here. */
+  connect() {
+    const socket = net.connect({ ...this.address, noDelay: true });
+    this.socket = socket;
+    this.chunks = [];
+    this.length = 0;
+    // an old socket's last events concern no request of the new one
+    socket.on('data', (chunk) => socket === this.socket && this.receive(chunk));
+    socket.on('error', (error) => socket === this.socket && this.fail(error));
+    socket.on('close', () => socket === this.socket && this.fail(new Error('the server closed the connection')));
   }
 
   /**
-   * Sends one request and resolves with its status and body (a string).
+   * Sends one request and resolves with its status and body (a string). After a failed request the
+   * connection is opened again.
    * @param {string} method @param {string} path @param {Record<string, string>} headers @param {string} [body]
    * @returns {Promise<{ status: number, body: string }>}
    */
   request(method, path, headers, body) {
-    if (this.socket.destroyed) return Promise.reject(new Error('the connection is closed'));
     if (this.waiting) return Promise.reject(new Error('one request at a time on a connection'));
+    if (this.socket.destroyed) this.connect();
     let head = `${method} ${path} HTTP/1.1\r\nhost: ${this.host}\r\n`;
     for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
     if (body !== undefined) head += `content-length: ${Buffer.byteLength(body)}\r\n`;

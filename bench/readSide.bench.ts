@@ -309,13 +309,7 @@ const { hostname, port } = new URL(url);
 const connections = Array.from({ length: clients }, () => new KeepAliveConnection(hostname, Number(port)));
 
 async function get(c, path, token) {
-  try {
-    return (await connections[c].request('GET', path, { authorization: 'Token ' + token })).status;
-  } catch (error) {
-    connections[c].close();
-    connections[c] = new KeepAliveConnection(hostname, Number(port));
-    throw error;
-  }
+  return (await connections[c].request('GET', path, { authorization: 'Token ' + token })).status;
 }
 
 (async () => {
