@@ -151,6 +151,9 @@ const UPSERT_MEMBERS = `INSERT INTO rm_chat_members (chat_id, user_id, read_up_t
 const DELETE_MEMBERS = `DELETE FROM rm_chat_members m USING json_to_recordset(?::json) AS d(chat_id uuid, user_id uuid)
   WHERE m.chat_id = d.chat_id AND m.user_id = d.user_id`;
 
+/** statements of a write joined into one; a rebuild's flush (chunks of 10,000 rows) goes one by one */
+const MAX_JOINED = 3;
+
 /**
  * Stores what the folds changed: one statement per table and kind of change. The values are
  * taken before the first statement goes out, so later folds may go on changing the models.
@@ -181,9 +184,6 @@ async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatM
   }
   for (const [sql, bindings] of statements) await tx.raw(sql, bindings);
 }
-
-/** statements of a write joined into one; a rebuild's flush (chunks of 10,000 rows) goes one by one */
-const MAX_JOINED = 3;
 
 /** Past this many chats held, a rebuild's replay lets them go after a flush and reads back those it meets again. */
 const MAX_HELD_CHATS = 500_000;
