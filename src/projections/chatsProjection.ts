@@ -22,14 +22,24 @@ export interface ChatModel {
   members: Map<string, number>;
 }
 
-/** What folds changed and a write must store: chats by id, members as "chat/user". */
+/**
+ * What folds changed and a write must store: the chats whose rows changed, and in each the users
+ * who joined, left or read further (a member is upserted, a user no longer one deleted). Kept by
+ * chat, not as "chat/user" strings: a fold meets millions of events, and building and hashing such
+ * a key for each was much of what folding cost.
+ */
 export interface ChatChanges {
-  chats: Set<string>;
-  dirtyMembers: Set<string>;
-  removedMembers: Set<string>;
+  chats: Map<string, Set<string>>;
 }
 
-export const noChatChanges = (): ChatChanges => ({ chats: new Set(), dirtyMembers: new Set(), removedMembers: new Set() });
+export const noChatChanges = (): ChatChanges => ({ chats: new Map() });
+
+/** The users of a changed chat whose rows a write must store: noting the chat changed, too. */
+function touched(changes: ChatChanges, id: string): Set<string> {
+  let users = changes.chats.get(id);
+  if (!users) changes.chats.set(id, (users = new Set()));
+  return users;
+}
 
 /**
  * Folds chat events into `chats` — the chats they touch, as stored or as earlier folds left them —
@@ -37,70 +47,74 @@ export const noChatChanges = (): ChatChanges => ({ chats: new Set(), dirtyMember
  * in a rebuild, many) becomes a few set-based writes.
  */
 export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, events: readonly BareEvent[]): void {
-  const { dirtyMembers, removedMembers } = changes;
-  const setMember = (chat: string, user: string, readUpTo: number) => {
-    chats.get(chat)!.members.set(user, readUpTo);
-    dirtyMembers.add(`${chat}/${user}`);
-    removedMembers.delete(`${chat}/${user}`);
-  };
-  const removeMember = (chat: string, user: string) => {
-    chats.get(chat)!.members.delete(user);
-    removedMembers.add(`${chat}/${user}`);
-    dirtyMembers.delete(`${chat}/${user}`);
-  };
-
   for (const { type, data, stream } of events) {
     const id = stream.slice('chat-'.length);
     if (type === 'ChatCreated') {
       const created = data as EventData<'ChatCreated'>;
       const at = parseIsoMicros(created.created) ?? 0;
+      const members = new Map(created.participants.map((user) => [user, 0]));
       chats.set(id, {
         row: { uuid: id, name: created.name, is_group_chat: created.is_group_chat, admin: created.admin, created: created.created, last_activity: at, last_message: null, message_count: 0 },
-        members: new Map(),
+        members,
       });
-      changes.chats.add(id);
-      for (const user of created.participants) setMember(id, user, 0);
+      const users = touched(changes, id);
+      for (const user of members.keys()) users.add(user);
       continue;
     }
     const chat = chats.get(id);
     if (!chat) continue;
-    changes.chats.add(id);
+    const users = touched(changes, id);
+    const { row, members } = chat;
     switch (type) {
       case 'ChatRenamed':
-        chat.row.name = (data as EventData<'ChatRenamed'>).name;
+        row.name = (data as EventData<'ChatRenamed'>).name;
         break;
-      case 'ParticipantAdded':
+      case 'ParticipantAdded': {
         // a newcomer has not missed what was said before they joined
-        setMember(id, (data as EventData<'ParticipantAdded'>).user_id, chat.row.message_count);
-        break;
-      case 'ParticipantLeft': {
-        const left = data as EventData<'ParticipantLeft'>;
-        removeMember(id, left.user_id);
-        if (chat.row.admin === left.user_id) chat.row.admin = left.new_admin;
+        const user = (data as EventData<'ParticipantAdded'>).user_id;
+        members.set(user, row.message_count);
+        users.add(user);
         break;
       }
-      case 'ParticipantRemoved':
-        removeMember(id, (data as EventData<'ParticipantRemoved'>).user_id);
+      case 'ParticipantLeft': {
+        const left = data as EventData<'ParticipantLeft'>;
+        members.delete(left.user_id);
+        users.add(left.user_id);
+        if (row.admin === left.user_id) row.admin = left.new_admin;
         break;
+      }
+      case 'ParticipantRemoved': {
+        const user = (data as EventData<'ParticipantRemoved'>).user_id;
+        members.delete(user);
+        users.add(user);
+        break;
+      }
       case 'MessagePosted': {
         const posted = data as EventData<'MessagePosted'>;
-        chat.row.message_count = posted.message_id;
-        chat.row.last_message = posted.content;
-        chat.row.last_activity = parseIsoMicros(posted.time_stamp) ?? chat.row.last_activity;
-        if (chat.members.has(posted.author_id)) setMember(id, posted.author_id, posted.message_id);
+        row.message_count = posted.message_id;
+        row.last_message = posted.content;
+        row.last_activity = parseIsoMicros(posted.time_stamp) ?? row.last_activity;
+        if (members.has(posted.author_id)) {
+          members.set(posted.author_id, posted.message_id);
+          users.add(posted.author_id);
+        }
         break;
       }
       case 'MessageEdited': {
         const edited = data as EventData<'MessageEdited'>;
-        if (edited.message_id === chat.row.message_count) chat.row.last_message = edited.content;
+        if (edited.message_id === row.message_count) row.last_message = edited.content;
         break;
       }
       case 'MessageDeleted':
-        if ((data as EventData<'MessageDeleted'>).message_id === chat.row.message_count) chat.row.last_message = '';
+        if ((data as EventData<'MessageDeleted'>).message_id === row.message_count) row.last_message = '';
         break;
       case 'MessagesRead': {
         const read = data as EventData<'MessagesRead'>;
-        if (chat.members.has(read.user_id) && read.message_id > chat.members.get(read.user_id)!) setMember(id, read.user_id, read.message_id);
+        const upTo = members.get(read.user_id);
+        if (upTo !== undefined && read.message_id > upTo) {
+          members.set(read.user_id, read.message_id);
+          users.add(read.user_id);
+        }
         break;
       }
     }
@@ -139,8 +153,6 @@ async function load(tx: Knex.Transaction, ids: string[]): Promise<Map<string, Ch
   return chats;
 }
 
-const splitMember = (key: string) => key.split('/') as [chat_id: string, user_id: string];
-
 const UPSERT_CHATS = `INSERT INTO rm_chats (uuid, name, is_group_chat, admin, created, last_activity, last_message, message_count)
   SELECT * FROM unnest(?::uuid[], ?::text[], ?::boolean[], ?::uuid[], ?::text[], ?::bigint[], ?::text[], ?::integer[])
   ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, admin = excluded.admin, last_activity = excluded.last_activity,
@@ -158,23 +170,24 @@ const MAX_JOINED = 3;
  * Stores what the folds changed: one statement per table and kind of change. The values are
  * taken before the first statement goes out, so later folds may go on changing the models.
  */
-async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatModel>, { chats: changed, dirtyMembers, removedMembers }: ChatChanges): Promise<void> {
-  const rows = [...changed].map((id) => chats.get(id)!.row);
-  const upserts = [...dirtyMembers].map((key) => {
-    const [chat_id, user_id] = splitMember(key);
-    return { chat_id, user_id, read_up_to: chats.get(chat_id)!.members.get(user_id)! };
-  });
+async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatModel>, changes: ChatChanges): Promise<void> {
+  const rows: ChatRow[] = [];
+  const upserts: { chat_id: string; user_id: string; read_up_to: number }[] = [];
+  const removed: { chat_id: string; user_id: string }[] = [];
+  for (const [chat_id, users] of changes.chats) {
+    const { row, members } = chats.get(chat_id)!;
+    rows.push(row);
+    for (const user_id of users) {
+      const read_up_to = members.get(user_id);
+      if (read_up_to === undefined) removed.push({ chat_id, user_id });
+      else upserts.push({ chat_id, user_id, read_up_to });
+    }
+  }
   const statements: [string, Knex.RawBinding[]][] = [
     ...columnChunks(rows, ['uuid', 'name', 'is_group_chat', 'admin', 'created', 'last_activity', 'last_message', 'message_count']).map((chunk) => [UPSERT_CHATS, chunk] as [string, Knex.RawBinding[]]),
     ...columnChunks(upserts, ['chat_id', 'user_id', 'read_up_to']).map((chunk) => [UPSERT_MEMBERS, chunk] as [string, Knex.RawBinding[]]),
   ];
-  if (removedMembers.size > 0) {
-    const removed = [...removedMembers].map((key) => {
-      const [chat_id, user_id] = splitMember(key);
-      return { chat_id, user_id };
-    });
-    statements.push([DELETE_MEMBERS, [JSON.stringify(removed)]]);
-  }
+  if (removed.length > 0) statements.push([DELETE_MEMBERS, [JSON.stringify(removed)]]);
   if (statements.length > 1 && statements.length <= MAX_JOINED) {
     // a live batch's few writes as one statement, one round trip: each part writes rows of its own
     // (a member is upserted or deleted, never both), so none sees another's work
@@ -183,6 +196,13 @@ async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatM
     return;
   }
   for (const [sql, bindings] of statements) await tx.raw(sql, bindings);
+}
+
+/** rows a write of `changes` stores: the chats, and their members upserted or deleted */
+function pendingRows(changes: ChatChanges): number {
+  let rows = changes.chats.size;
+  for (const users of changes.chats.values()) rows += users.size;
+  return rows;
 }
 
 /** Past this many chats held, a rebuild's replay lets them go after a flush and reads back those it meets again. */
@@ -209,7 +229,7 @@ export function chatsReplay(maxHeld = MAX_HELD_CHATS): Replay {
       foldChats(held, changes, mine);
     },
     get pending() {
-      return changes.chats.size + changes.dirtyMembers.size + changes.removedMembers.size;
+      return pendingRows(changes);
     },
     async flush(tx) {
       const taken = changes;
