@@ -61,6 +61,12 @@ export interface SubscribeOptions {
 
 /** A catch-up-then-live subscription: iterate it; `close()` ends the iteration. */
 export interface Subscription<E extends BareEvent = RecordedEvent> extends AsyncIterable<E> {
+  /**
+   * Whether what it has read reaches the end of the log — true: the events that follow are live;
+   * false: still catching up (a reader slower than its consumer for a moment is not live) —
+   * undefined while the adapter cannot tell.
+   */
+  readonly caughtUp?: boolean | undefined;
   close(): Promise<void>;
 }
 

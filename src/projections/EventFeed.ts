@@ -1,4 +1,4 @@
-import type { BareEvent } from '../eventstore/EventStore.ts';
+import type { BareEvent, Subscription } from '../eventstore/EventStore.ts';
 
 /**
  * Reads an event iterable ahead into a bounded buffer and hands it out in batches, so the next
@@ -16,10 +16,18 @@ export class EventFeed {
   private readonly pumping: Promise<void>;
 
   constructor(
-    private readonly events: AsyncIterable<BareEvent>,
+    private readonly events: AsyncIterable<BareEvent> & Pick<Subscription<BareEvent>, 'caughtUp'>,
     private readonly readAhead: number,
   ) {
     this.pumping = this.pump();
+  }
+
+  /**
+   * Whether a batch shorter than asked for ends at the log's head: the source has read that far,
+   * or cannot tell. A reader slower than its consumer for a moment leaves a short batch too.
+   */
+  get caughtUp(): boolean {
+    return this.events.caughtUp !== false;
   }
 
   /**

@@ -259,7 +259,8 @@ export class ProjectionRunner {
           await eachOf(running, (p) => this.storeLazily(p, LIVE_CHECKPOINT_MS));
           continue;
         }
-        const live = batch.length < BATCH;
+        // a short batch is live only at the log's head: one that the reading fell behind for is still catching up
+        const live = batch.length < BATCH && feed.caughtUp;
         writing = eachOf(running, (p) => this.applyBatch(p, batch, live));
         await writing;
       }

@@ -241,6 +241,22 @@ export function eventStoreContract(setup: () => ContractSetup): void {
       expect(events.map((e) => e.type)).to.deep.equal(['Old1', 'Old2', 'New1', 'New2']);
     });
 
+    it('says it is catching up while it reads a backlog, and caught up once it has handed over the end of the log (or nothing, if the adapter cannot tell)', async () => {
+      const stream = uniqueStream();
+      const start = await store.headPosition();
+      for (let i = 0; i < 5; i++) await store.append(stream, Array.from({ length: 1000 }, () => newEvent('Backlog')), 'any');
+      const subscription = store.subscribeToAll({ after: start });
+      let handed = 0;
+      for await (const event of subscription) {
+        if (handed === 0) expect(subscription.caughtUp, 'at the first of 5,000 events').not.to.equal(true);
+        if (event.stream === stream && ++handed === 5000) break;
+      }
+      // an adapter may hear that it caught up just after the last event
+      for (const deadline = Date.now() + 2000; subscription.caughtUp === false && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(subscription.caughtUp, 'after the last event').not.to.equal(false);
+      await subscription.close();
+    });
+
     it('starts strictly after the given position', async () => {
       const stream = uniqueStream();
       await store.append(stream, [newEvent('A'), newEvent('B'), newEvent('C')], 'no_stream');

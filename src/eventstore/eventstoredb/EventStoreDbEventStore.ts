@@ -107,6 +107,8 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     let from: ReadPosition | null = null;
     let current: AllStreamSubscription | null = null;
     let wake: (() => void) | null = null;
+    // as the server tells (23.10 and later); a server that does not leaves it unknown
+    let caughtUp: boolean | undefined;
 
     async function* run(): AsyncGenerator<RecordedEvent> {
       try {
@@ -118,6 +120,9 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
             from ??= await startAt(last);
             if (closed) return;
             sub = current = quiet(client.subscribeToAll({ fromPosition: from, filter: excludeSystemEvents() }));
+            caughtUp = undefined;
+            sub.on('caughtUp', () => void (caughtUp = true));
+            sub.on('fellBehind', () => void (caughtUp = false));
             for await (const resolved of sub) {
               const event = toRecorded(resolved);
               // a resubscription may hand back what was already delivered
@@ -152,6 +157,9 @@ export function createEventStoreDbEventStore(connectionString: string): EventSto
     const iterator = run();
     const subscription: Subscription = {
       [Symbol.asyncIterator]: () => iterator,
+      get caughtUp() {
+        return caughtUp;
+      },
       async close() {
         if (closed) return;
         closed = true;

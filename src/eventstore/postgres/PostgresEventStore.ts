@@ -73,6 +73,9 @@ export function createPostgresEventStore(databaseUrl: string, options: PostgresE
     subscriptions.add(subscription);
     return {
       [Symbol.asyncIterator]: () => subscription[Symbol.asyncIterator](),
+      get caughtUp() {
+        return subscription.caughtUp;
+      },
       close: async () => {
         subscriptions.delete(subscription);
         await subscription.close();

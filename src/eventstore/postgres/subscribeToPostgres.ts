@@ -8,6 +8,8 @@ const IDLE_POLL_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
 
 export interface PostgresSubscription<E extends BareEvent> extends AsyncIterable<E> {
+  /** false while the pages it reads are full: it is still catching up */
+  readonly caughtUp: boolean;
   close(): Promise<void>;
 }
 
@@ -18,6 +20,7 @@ export interface PostgresSubscription<E extends BareEvent> extends AsyncIterable
  */
 export function subscribeToPostgres<E extends BareEvent>(databaseUrl: string, after: bigint, read: PageReader<E>): PostgresSubscription<E> {
   let closed = false;
+  let caughtUp = false;
   let client: pg.Client | null = null;
   let notified = false;
   let wake: (() => void) | null = null;
@@ -67,6 +70,8 @@ export function subscribeToPostgres<E extends BareEvent>(databaseUrl: string, af
         notified = false;
         page = await read(client, last, PAGE);
         backoff = 100;
+        // a short page ends at the horizon: its events and those after it come live
+        caughtUp = page.length < PAGE;
       } catch {
         await dropConnection();
         continue;
@@ -103,6 +108,9 @@ export function subscribeToPostgres<E extends BareEvent>(databaseUrl: string, af
   const iterator = events();
   return {
     [Symbol.asyncIterator]: () => iterator,
+    get caughtUp() {
+      return caughtUp;
+    },
     async close() {
       closed = true;
       wake?.();
