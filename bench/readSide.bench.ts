@@ -258,9 +258,13 @@ async function catchUp(url: string, projections: readonly Projection[], events: 
     const head = await lastPosition(knex);
     const finished = new Map<string, number>();
     const started = performance.now();
-    runner.onProjected((projection, batch) => {
-      if (batch[batch.length - 1]!.position >= head && !finished.has(projection.name)) finished.set(projection.name, (performance.now() - started) / 1000);
-    });
+    // handed only the last event, so the catch-up keeps no events for this listener
+    runner.onProjected(
+      (projection, events) => {
+        if (events.length > 0 && !finished.has(projection.name)) finished.set(projection.name, (performance.now() - started) / 1000);
+      },
+      { eventsAfter: head - 1n },
+    );
     runner.start();
     if (!(await runner.reached(head, 30 * 60_000))) throw new Error('projections did not catch up within 30 minutes');
     const seconds = (performance.now() - started) / 1000;

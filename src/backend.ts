@@ -76,7 +76,7 @@ export async function startBackend(config: Config, log: Logger, { clock }: { clo
   const projections = projectionKnex && new ProjectionRunner(projectionKnex, databaseUrl, eventStore, allProjections, log);
   const progress = projections ?? checkpointProgress(knex, allProjections);
   // a projected change shows in cached answers at once, not when their TTL runs out
-  projections?.onProjected((_projection, _events, stale) => void cache.bump([...stale]));
+  projections?.onStale((stale) => void cache.bump([...stale]));
 
   const delivery = new LocalDelivery();
   let io: SocketServer | null = null;

@@ -20,11 +20,14 @@ export class PushRelease {
     private readonly send: (pushes: Push[]) => void,
     private readonly log: Logger,
   ) {
-    runner.onProjected((_projection, events) => {
-      // every projection sees every event; keep one copy of each until all have committed it
-      for (const event of events) if (event.position > this.released) this.waiting.set(event.position, event);
-      this.chain = this.chain.then(() => this.release()).catch((error) => this.log.error({ err: error }, 'pushes failed'));
-    });
+    runner.onProjected(
+      (_projection, events) => {
+        // every projection sees every event; keep one copy of each until all have committed it
+        for (const event of events) if (event.position > this.released) this.waiting.set(event.position, event);
+        this.chain = this.chain.then(() => this.release()).catch((error) => this.log.error({ err: error }, 'pushes failed'));
+      },
+      { eventsAfter: released },
+    );
   }
 
   /** Resolves once everything handed over so far has been pushed. */

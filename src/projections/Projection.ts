@@ -29,6 +29,14 @@ export interface Projection {
   replay?(): Replay;
 }
 
+/**
+ * Rows a replay holds before they are written (by a rebuild, by a runner catching up): each row is
+ * written once per flush, so the fewer flushes the better (the bench's million-event log: 50,000
+ * chats and their members, written once), as long as the rows held (messages: about 250 bytes
+ * each) stay a modest share of the heap.
+ */
+export const REPLAY_FLUSH_ROWS = 250_000;
+
 /** A projection's rows folded in memory across batches, written when flushed; applying its batches one by one would leave the same tables. */
 export interface Replay {
   /** Folds a batch in; reads the tables (tx) only for rows it does not hold. */

@@ -4,15 +4,18 @@ import type { BareEvent, EventStore } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
 import { GENERATION_SCOPE } from '../queries/QueryCache.ts';
 import { EventFeed } from './EventFeed.ts';
-import type { Projection, Replay } from './Projection.ts';
+import { REPLAY_FLUSH_ROWS, type Projection, type Replay } from './Projection.ts';
 import { rebuildProjections } from './rebuildProjections.ts';
 
 /**
  * Hears each batch once the projection's checkpoint has passed it (committed, nothing in it for
- * that projection, or applied by a rebuild's swap), with the cache scopes it made stale. Every
- * projection hears every event; after a restart it may hear one again (take them by position).
+ * that projection, or applied by a rebuild's swap). Every projection hears every event; after a
+ * restart it may hear one again (take them by position).
  */
-export type ProjectedListener = (projection: Projection, events: readonly BareEvent[], staleScopes: readonly string[]) => void;
+export type ProjectedListener = (projection: Projection, events: readonly BareEvent[]) => void;
+
+/** Hears the cache scopes a committed batch made stale. */
+export type StaleListener = (staleScopes: readonly string[]) => void;
 
 export interface ProjectionStatus {
   name: string;
@@ -38,8 +41,16 @@ const LOCK_QUERY_TIMEOUT_MS = 10_000;
 const LAZY_CHECKPOINT_MS = 1000;
 const LIVE_CHECKPOINT_MS = 20;
 const REBUILD_RETRY_MS = 5000;
-/** events a projection catching up folds in memory before it writes them, with its checkpoint */
-const CATCH_UP_EVENTS = 100_000;
+/**
+ * A projection catching up writes what it folded once its replay holds REPLAY_FLUSH_ROWS rows (a
+ * chat list row that every batch touches is written once per write), or once it has folded this
+ * many events: its checkpoint moves with the write, so a restart folds at most these again.
+ */
+const CATCH_UP_EVENTS = 500_000;
+/** past every position: no listener wants events */
+const NO_EVENTS = 2n ** 63n;
+/** events a catch-up keeps for listeners (the log's new events, to push) before it writes: they wait for that write */
+const CATCH_UP_KEPT = 100_000;
 
 /**
  * Runs `work` for every projection and fails with the first failure once all are done: a session
@@ -59,8 +70,11 @@ class Restart extends Error {}
 /** A projection catching up through its replay. */
 interface CatchUp {
   replay: Replay;
-  /** the events folded since the last write took the replay's rows */
-  covered: BareEvent[];
+  /** how many events were folded since the last write took the replay's rows, and the last of them */
+  folded: number;
+  last: BareEvent | null;
+  /** those of them a listener is to be handed once they are written (see keptAfter) */
+  kept: BareEvent[];
   /** the write under way (or the last one): the next waits for it */
   writing: Promise<void>;
 }
@@ -83,7 +97,9 @@ export class ProjectionRunner {
   private readonly active = new Set<string>();
   private readonly rebuilding = new Map<string, Promise<void>>();
   private readonly catchingUp = new Map<string, CatchUp>();
-  private readonly listeners = new Set<ProjectedListener>();
+  /** each listener, and the position after which it is handed events */
+  private readonly listeners = new Map<ProjectedListener, bigint>();
+  private readonly staleListeners = new Set<StaleListener>();
   private readonly waiters = new Set<() => void>();
   private readonly stops = new Set<() => Promise<void>>();
   private loop: Promise<void> | null = null;
@@ -96,17 +112,27 @@ export class ProjectionRunner {
     private readonly store: EventStore,
     readonly projections: readonly Projection[],
     private readonly log: Logger,
-    /** events a projection catching up folds before a write (tests write more often) */
-    private readonly catchUpEvents = CATCH_UP_EVENTS,
+    /** rows a projection catching up folds before a write (tests write more often) */
+    private readonly catchUpRows = REPLAY_FLUSH_ROWS,
   ) {}
 
   start(): void {
     this.loop ??= this.keepRunning();
   }
 
-  onProjected(listener: ProjectedListener): () => void {
-    this.listeners.add(listener);
+  /**
+   * `listener` hears every batch, with its events after `eventsAfter` (default: all of them). A
+   * projection far behind keeps the events its listeners will hear until it writes them, and only
+   * those: what happened before the gateway started is not pushed, so a catch-up keeps nothing.
+   */
+  onProjected(listener: ProjectedListener, { eventsAfter = 0n }: { eventsAfter?: bigint } = {}): () => void {
+    this.listeners.set(listener, eventsAfter);
     return () => this.listeners.delete(listener);
+  }
+
+  onStale(listener: StaleListener): () => void {
+    this.staleListeners.add(listener);
+    return () => this.staleListeners.delete(listener);
   }
 
   status(): ProjectionStatus[] {
@@ -366,17 +392,21 @@ export class ProjectionRunner {
 
   /**
    * Far behind (full batches), a projection with a replay folds batches in memory and writes them
-   * every CATCH_UP_EVENTS events, while it folds the next ones, and once it is live: each row once
-   * per write rather than once per batch (a chat list row, say, that every batch touches).
+   * when its replay holds enough rows, it has folded CATCH_UP_EVENTS events or kept CATCH_UP_KEPT
+   * for listeners (while it folds the next ones), and once it is live: each row once per write
+   * rather than once per batch (a chat list row, say, that every batch touches).
    */
   private async foldBatch(projection: Projection, covered: readonly BareEvent[], mine: readonly BareEvent[], live: boolean): Promise<void> {
     let catchUp = this.catchingUp.get(projection.name);
-    if (!catchUp) this.catchingUp.set(projection.name, (catchUp = { replay: projection.replay!(), covered: [], writing: Promise.resolve() }));
+    if (!catchUp) this.catchingUp.set(projection.name, (catchUp = { replay: projection.replay!(), folded: 0, last: null, kept: [], writing: Promise.resolve() }));
     const { replay } = catchUp;
     if (mine.length > 0) await this.knex.transaction((tx) => replay.add(mine, tx));
-    for (const event of covered) catchUp.covered.push(event);
+    catchUp.folded += covered.length;
+    catchUp.last = covered[covered.length - 1]!;
+    const keptAfter = this.keptAfter();
+    for (const event of covered) if (event.position > keptAfter) catchUp.kept.push(event);
     if (live) return this.finishCatchUp(projection);
-    if (catchUp.covered.length < this.catchUpEvents) return;
+    if (replay.pending < this.catchUpRows && catchUp.folded < CATCH_UP_EVENTS && catchUp.kept.length < CATCH_UP_KEPT) return;
     // one write at a time, so checkpoints move in order; this one goes on while the next batches fold
     await catchUp.writing;
     await this.startWrite(projection, catchUp);
@@ -388,7 +418,7 @@ export class ProjectionRunner {
     if (!catchUp) return;
     await catchUp.writing;
     this.catchingUp.delete(projection.name);
-    if (catchUp.covered.length === 0) return;
+    if (catchUp.folded === 0) return;
     await this.startWrite(projection, catchUp);
     await catchUp.writing;
   }
@@ -400,9 +430,8 @@ export class ProjectionRunner {
    */
   private startWrite(projection: Projection, catchUp: CatchUp): Promise<void> {
     const name = projection.name;
-    const covered = catchUp.covered;
-    catchUp.covered = [];
-    const last = covered[covered.length - 1]!;
+    const { kept, last } = catchUp as CatchUp & { last: BareEvent };
+    [catchUp.folded, catchUp.last, catchUp.kept] = [0, null, []];
     return new Promise<void>((taken, failed) => {
       catchUp.writing = this.knex
         .transaction(async (tx) => {
@@ -417,7 +446,7 @@ export class ProjectionRunner {
             this.stored.set(name, last.position);
             this.storedAt.set(name, Date.now());
             // a replay does not tell which cached answers it made stale: after a catch-up write, all are
-            this.passed(projection, covered, [GENERATION_SCOPE]);
+            this.passed(projection, kept, [GENERATION_SCOPE], last);
           },
           async (error: unknown) => {
             if (!(error instanceof MovedOn)) throw error;
@@ -474,21 +503,32 @@ export class ProjectionRunner {
     this.notify(projection, [], [GENERATION_SCOPE]);
   }
 
-  private passed(projection: Projection, events: readonly BareEvent[], stale: readonly string[]): void {
-    const last = events[events.length - 1]!;
+  private passed(projection: Projection, events: readonly BareEvent[], stale: readonly string[], last = events[events.length - 1]!): void {
     this.recordedAt.set(projection.name, last.recordedAt);
     this.advance(projection.name, last.position);
     this.notify(projection, events, stale);
   }
 
   private notify(projection: Projection, events: readonly BareEvent[], stale: readonly string[]): void {
-    for (const listener of this.listeners) {
+    const heard = (hear: () => void) => {
       try {
-        listener(projection, events, stale);
+        hear();
       } catch (error) {
         this.log.error({ err: error, projection: projection.name }, 'a projection listener failed');
       }
+    };
+    for (const [listener, after] of this.listeners) {
+      const wanted = events.length === 0 || events[0]!.position > after ? events : events.filter((e) => e.position > after);
+      heard(() => listener(projection, wanted));
     }
+    if (stale.length > 0) for (const listener of this.staleListeners) heard(() => listener(stale));
+  }
+
+  /** the position after which some listener is handed events (none: past any position) */
+  private keptAfter(): bigint {
+    let low = NO_EVENTS;
+    for (const after of this.listeners.values()) if (after < low) low = after;
+    return low;
   }
 
   private advance(name: string, position: bigint): void {

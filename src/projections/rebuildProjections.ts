@@ -2,18 +2,12 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import type { BareEvent, EventStore } from '../eventstore/EventStore.ts';
 import type { Logger } from '../log.ts';
-import type { Projection, Replay } from './Projection.ts';
+import { REPLAY_FLUSH_ROWS, type Projection, type Replay } from './Projection.ts';
 
 /** Where the live read models are. */
 const LIVE_SCHEMA = 'public';
 /** events read per page while loading the shadow tables */
 const PAGE = 8192;
-/**
- * rows a projection's replay holds before it writes them: each row is written once per flush, so
- * the fewer flushes the better (the bench's million-event log: 50,000 chats and their members, written once),
- * as long as the rows held (messages: about 250 bytes each) stay a modest share of the heap
- */
-const FLUSH_ROWS = 250_000;
 /** pages a projection may fall behind the reading */
 const LAG = 2;
 /** the swap waits at most this long for a table lock, then lets the readers go and tries again */
@@ -101,7 +95,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
         for await (const page of pages(store, position, options.shouldStop)) {
           first ??= page[0]!.position;
           for (const lane of lanes) {
-            const step = last(lane).then(() => applyInShadow(knex, lane.shadow, page, FLUSH_ROWS));
+            const step = last(lane).then(() => applyInShadow(knex, lane.shadow, page, REPLAY_FLUSH_ROWS));
             step.catch(() => {}); // awaited below; a failure must not surface as an unhandled rejection meanwhile
             lane.steps.push(step);
           }

@@ -5,6 +5,7 @@ import type { BareEvent, EventStore, NewEvent, Subscription } from '../../src/ev
 import { createLogger } from '../../src/log.ts';
 import type { Projection } from '../../src/projections/Projection.ts';
 import { ProjectionRunner } from '../../src/projections/ProjectionRunner.ts';
+import { GENERATION_SCOPE } from '../../src/queries/QueryCache.ts';
 import { chatEvent } from '../analytics/chatHistory.ts';
 import { eventStoreFixture } from '../support/services.ts';
 
@@ -101,5 +102,23 @@ describe('projections: catching up', function () {
     await catchUp(slowReading(fixture.store, 500, 15), projection);
     expect(writes.reduce((sum, n) => sum + n, 0)).to.equal(EVENTS);
     expect(writes[0], `events in each write: ${writes.join(', ')}`).to.be.greaterThan(EVENTS / 2);
+  });
+
+  it('hands each listener the events after its position, once each and in order, and every cached answer is stale after a catch-up write', async () => {
+    const { projection } = probe();
+    const after = head - 1000n;
+    const heard: bigint[] = [];
+    const everything: bigint[] = [];
+    const stale: string[][] = [];
+    await catchUp(fixture.store, projection, (runner) => {
+      runner.onProjected((_projection, events) => heard.push(...events.map((e) => e.position)), { eventsAfter: after });
+      runner.onProjected((_projection, events) => everything.push(...events.map((e) => e.position)));
+      runner.onStale((scopes) => stale.push([...scopes]));
+    });
+    const all = (await fixture.store.readAllBare({ maxCount: EVENTS + 1 })).map((e) => e.position);
+    expect(everything).to.deep.equal(all);
+    expect(heard).to.deep.equal(all.filter((position) => position > after));
+    expect(stale.length).to.be.greaterThan(0);
+    for (const scopes of stale) expect(scopes).to.deep.equal([GENERATION_SCOPE]);
   });
 });
