@@ -258,7 +258,7 @@ async function catchUp(url: string, projections: readonly Projection[], events: 
     const head = await lastPosition(knex);
     const finished = new Map<string, number>();
     const started = performance.now();
-    // handed only the last event, so the catch-up keeps no events for this listener
+    // handed only the last event, so the catch-up keeps only that one for this listener
     runner.onProjected(
       (projection, events) => {
         if (events.length > 0 && !finished.has(projection.name)) finished.set(projection.name, (performance.now() - started) / 1000);

@@ -67,6 +67,17 @@ class MovedOn extends Error {}
 /** The session must start over (a new projection to run, a moved checkpoint it cannot follow). */
 class Restart extends Error {}
 
+/**
+ * Where a batch stands in the log. Full: more is right behind it, the projection is far behind
+ * and starts catching up. At its head: short, and the reading has reached the log's end (the
+ * subscription's caughtUp), which ends a catch-up. Short while the reading fell behind the
+ * folding for a moment: neither.
+ */
+interface Pace {
+  full: boolean;
+  atHead: boolean;
+}
+
 /** A projection catching up through its replay. */
 interface CatchUp {
   replay: Replay;
@@ -112,7 +123,7 @@ export class ProjectionRunner {
     private readonly store: EventStore,
     readonly projections: readonly Projection[],
     private readonly log: Logger,
-    /** rows a projection catching up folds before a write (tests write more often) */
+    /** rows a catching-up projection's replay holds before they are written (tests write more often) */
     private readonly catchUpRows = REPLAY_FLUSH_ROWS,
   ) {}
 
@@ -123,7 +134,9 @@ export class ProjectionRunner {
   /**
    * `listener` hears every batch, with its events after `eventsAfter` (default: all of them). A
    * projection far behind keeps the events its listeners will hear until it writes them, and only
-   * those: what happened before the gateway started is not pushed, so a catch-up keeps nothing.
+   * those: the gateway pushes what came after it started, so the catch-up at a start keeps only
+   * what the log adds meanwhile. Add listeners before start(): one added while a projection
+   * catches up does not hear the events folded before it that no other listener wanted.
    */
   onProjected(listener: ProjectedListener, { eventsAfter = 0n }: { eventsAfter?: bigint } = {}): () => void {
     this.listeners.set(listener, eventsAfter);
@@ -281,13 +294,14 @@ export class ProjectionRunner {
         const batch = await feed.take(BATCH, GATHER_MS, unstored ? LIVE_CHECKPOINT_MS : STANDBY_RETRY_MS / 4);
         if (batch === null) break;
         if (batch.length === 0) {
-          await eachOf(running, (p) => this.finishCatchUp(p));
+          // nothing came: at the log's head, a catch-up is over; a reading slower than the folding for a moment ends nothing
+          if (feed.caughtUp) await eachOf(running, (p) => this.finishCatchUp(p));
           await eachOf(running, (p) => this.storeLazily(p, LIVE_CHECKPOINT_MS));
           continue;
         }
-        // a short batch is live only at the log's head: one that the reading fell behind for is still catching up
-        const live = batch.length < BATCH && feed.caughtUp;
-        writing = eachOf(running, (p) => this.applyBatch(p, batch, live));
+        const full = batch.length === BATCH;
+        const pace: Pace = { full, atHead: !full && feed.caughtUp };
+        writing = eachOf(running, (p) => this.applyBatch(p, batch, pace));
         await writing;
       }
       await eachOf(running, (p) => this.finishCatchUp(p));
@@ -345,7 +359,7 @@ export class ProjectionRunner {
     return false;
   }
 
-  private async applyBatch(projection: Projection, batch: readonly BareEvent[], live: boolean): Promise<void> {
+  private async applyBatch(projection: Projection, batch: readonly BareEvent[], pace: Pace): Promise<void> {
     const name = projection.name;
     const cursor = this.checkpoints.get(name)!;
     const last = batch[batch.length - 1]!;
@@ -359,15 +373,15 @@ export class ProjectionRunner {
       // the batch reached the swap's checkpoint, so nothing up to it is still to come
       if (last.position >= swapped) this.advance(name, swapped);
       if (last.position <= swapped) return;
-      return this.applyBatch(projection, batch, live);
+      return this.applyBatch(projection, batch, pace);
     }
     const covered = batch[0]!.position > cursor ? batch : batch.filter((e) => e.position > cursor);
     const types = projection.eventTypes;
     const mine = types ? covered.filter((e) => types.includes(e.type)) : covered;
-    if (projection.replay && (!live || this.catchingUp.has(name))) return this.foldBatch(projection, covered, mine, live);
+    if (projection.replay && (pace.full || this.catchingUp.has(name))) return this.foldBatch(projection, covered, mine, pace);
     if (mine.length === 0) {
       this.passed(projection, covered, []);
-      await this.storeLazily(projection, live ? LIVE_CHECKPOINT_MS : LAZY_CHECKPOINT_MS);
+      await this.storeLazily(projection, pace.full ? LAZY_CHECKPOINT_MS : LIVE_CHECKPOINT_MS);
       return;
     }
     let stale: string[] = [];
@@ -383,7 +397,7 @@ export class ProjectionRunner {
       await this.rejoin(projection);
       // a rebuild's swap applied the log as far as it read it, which may stop short of this batch
       // (read from the log after it): what the swap did not cover goes onto the rebuilt tables now
-      return this.applyBatch(projection, batch, live);
+      return this.applyBatch(projection, batch, pace);
     }
     this.stored.set(name, last.position);
     this.storedAt.set(name, Date.now());
@@ -393,10 +407,10 @@ export class ProjectionRunner {
   /**
    * Far behind (full batches), a projection with a replay folds batches in memory and writes them
    * when its replay holds enough rows, it has folded CATCH_UP_EVENTS events or kept CATCH_UP_KEPT
-   * for listeners (while it folds the next ones), and once it is live: each row once per write
+   * for listeners (while it folds the next ones), and once it reaches the log's head: each row once per write
    * rather than once per batch (a chat list row, say, that every batch touches).
    */
-  private async foldBatch(projection: Projection, covered: readonly BareEvent[], mine: readonly BareEvent[], live: boolean): Promise<void> {
+  private async foldBatch(projection: Projection, covered: readonly BareEvent[], mine: readonly BareEvent[], pace: Pace): Promise<void> {
     let catchUp = this.catchingUp.get(projection.name);
     if (!catchUp) this.catchingUp.set(projection.name, (catchUp = { replay: projection.replay!(), folded: 0, last: null, kept: [], writing: Promise.resolve() }));
     const { replay } = catchUp;
@@ -405,7 +419,7 @@ export class ProjectionRunner {
     catchUp.last = covered[covered.length - 1]!;
     const keptAfter = this.keptAfter();
     for (const event of covered) if (event.position > keptAfter) catchUp.kept.push(event);
-    if (live) return this.finishCatchUp(projection);
+    if (pace.atHead) return this.finishCatchUp(projection);
     if (replay.pending < this.catchUpRows && catchUp.folded < CATCH_UP_EVENTS && catchUp.kept.length < CATCH_UP_KEPT) return;
     // one write at a time, so checkpoints move in order; this one goes on while the next batches fold
     await catchUp.writing;

@@ -11,29 +11,43 @@ import { eventStoreFixture } from '../support/services.ts';
 
 const EVENTS = 12_000;
 
-/** A projection that writes nothing but tells how many events each of its writes held. */
-function probe(): { projection: Projection; writes: number[] } {
-  const writes: number[] = [];
+/** A write of the probe: apply() of one batch, or a catch-up's flush of what its replay folded. */
+interface Write {
+  kind: 'apply' | 'flush';
+  events: number;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A projection that writes nothing but tells how many events each of its writes held. Each batch
+ * takes it a while, as batches take real projections: the reading gets ahead, and batches come
+ * full while it is far behind.
+ */
+function probe(batchMs = 20): { projection: Projection; writes: Write[] } {
+  const writes: Write[] = [];
   const projection: Projection = {
     name: 'probe',
     version: 1,
     tables: [],
     eventTypes: ['MessagePosted'],
     async apply(events) {
-      writes.push(events.length);
-      return [];
+      await pause(batchMs);
+      writes.push({ kind: 'apply', events: events.length });
+      return ['probe'];
     },
     replay() {
       let pending = 0;
       return {
         async add(events) {
+          await pause(batchMs);
           pending += events.length;
         },
         get pending() {
           return pending;
         },
         async flush() {
-          writes.push(pending);
+          writes.push({ kind: 'flush', events: pending });
           pending = 0;
         },
       };
@@ -42,14 +56,14 @@ function probe(): { projection: Projection; writes: number[] } {
   return { projection, writes };
 }
 
-/** The store, its subscriptions handing over `burst` events at a time with a pause after each: a reader slower than the folding. */
-function slowReading(store: EventStore, burst: number, pauseMs: number): EventStore {
+/** The store, its subscriptions pausing after each event `pauseAfter` picks (by how many were handed over): a reader slower than the folding. */
+function slowReading(store: EventStore, pauseAfter: (handed: number) => boolean, pauseMs: number): EventStore {
   const slowly = (inner: Subscription<BareEvent>): Subscription<BareEvent> => {
     async function* events() {
       let handed = 0;
       for await (const event of inner) {
         yield event;
-        if (++handed % burst === 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        if (pauseAfter(++handed)) await pause(pauseMs);
       }
     }
     const iterator = events();
@@ -64,61 +78,99 @@ function slowReading(store: EventStore, burst: number, pauseMs: number): EventSt
   return { ...store, subscribeToAllBare: (options) => slowly(store.subscribeToAllBare(options)) };
 }
 
+/** `count` messages posted to one chat in appends of at most 1,000 (the same chat and author each time); answers the last position. */
+async function post(store: EventStore, chat: string, author: string, from: number, count: number, appendSize = 1000): Promise<bigint> {
+  let position = 0n;
+  for (let at = from; at < from + count; at += appendSize) {
+    const events: NewEvent[] = Array.from({ length: Math.min(appendSize, from + count - at) }, (_, i) => {
+      const micros = Date.parse('2026-06-01T00:00:00Z') * 1000 + at + i;
+      return chatEvent('MessagePosted', { message_id: at + i + 1, author_id: author, content: `m ${at + i + 1}`, time_stamp: new Date(micros / 1000).toISOString() }, micros, author);
+    });
+    ({ position } = await store.append(`chat-${chat}`, events, 'any'));
+  }
+  return position;
+}
+
 describe('projections: catching up', function () {
   this.timeout(60_000);
   const fixture = eventStoreFixture();
+  const chat = randomUUID();
+  const author = randomUUID();
   let head: bigint;
 
   before(async () => {
-    const chat = randomUUID();
-    const author = randomUUID();
-    for (let from = 0; from < EVENTS; from += 1000) {
-      const events: NewEvent[] = Array.from({ length: 1000 }, (_, i) => {
-        const at = Date.parse('2026-06-01T00:00:00Z') * 1000 + from + i;
-        return chatEvent('MessagePosted', { message_id: from + i + 1, author_id: author, content: `m ${from + i + 1}`, time_stamp: new Date(at / 1000).toISOString() }, at, author);
-      });
-      ({ position: head } = await fixture.store.append(`chat-${chat}`, events, 'any'));
-    }
+    head = await post(fixture.store, chat, author, 0, EVENTS);
   });
 
-  async function catchUp(store: EventStore, projection: Projection, listen: (runner: ProjectionRunner) => void = () => {}): Promise<void> {
+  async function running(store: EventStore, projection: Projection, work: (runner: ProjectionRunner) => Promise<void>, catchUpRows?: number): Promise<void> {
     const knex = createKnex(fixture.db.url);
     await knex('projection_checkpoints').where({ name: projection.name }).delete();
-    const runner = new ProjectionRunner(knex, fixture.db.url, store, [projection], createLogger('silent'));
-    listen(runner);
+    const runner = new ProjectionRunner(knex, fixture.db.url, store, [projection], createLogger('silent'), catchUpRows);
     try {
-      runner.start();
-      expect(await runner.reached(head, 30_000)).to.equal(true);
+      await work(runner);
     } finally {
       await runner.stop();
       await knex.destroy();
     }
   }
 
-  it('goes on folding while the reading falls behind for a moment, and writes once it reaches the head', async () => {
-    const { projection, writes } = probe();
-    // batches come short (about 500 events) all the way: each would have ended the catch-up and
-    // been applied on its own, as if live
-    await catchUp(slowReading(fixture.store, 500, 15), projection);
-    expect(writes.reduce((sum, n) => sum + n, 0)).to.equal(EVENTS);
-    expect(writes[0], `events in each write: ${writes.join(', ')}`).to.be.greaterThan(EVENTS / 2);
+  const reach = async (runner: ProjectionRunner, position: bigint) => expect(await runner.reached(position, 30_000)).to.equal(true);
+  const total = (writes: readonly Write[]) => writes.reduce((sum, w) => sum + w.events, 0);
+
+  it('goes on folding while the reading falls behind for a moment, rather than writing what it folded as if live', async () => {
+    const { projection, writes } = probe(60);
+    // late in the log, the reading stops for a while: the batches it leaves short, or empty, do not end the catch-up
+    await running(slowReading(fixture.store, (handed) => handed === 10_000, 1000), projection, async (runner) => {
+      runner.start();
+      await reach(runner, head);
+    });
+    expect(total(writes)).to.equal(EVENTS);
+    // batches before the catch-up began are applied; from then on, one write at the head
+    const kinds = writes.map((w) => w.kind);
+    expect(kinds.indexOf('flush'), `writes: ${JSON.stringify(writes)}`).to.equal(kinds.length - 1);
   });
 
-  it('hands each listener the events after its position, once each and in order, and every cached answer is stale after a catch-up write', async () => {
-    const { projection } = probe();
-    const after = head - 1000n;
-    const heard: bigint[] = [];
-    const everything: bigint[] = [];
+  it('applies a live burst batch by batch when the reading takes it in short batches, its stale scopes exact', async () => {
+    const { projection, writes } = probe();
     const stale: string[][] = [];
-    await catchUp(fixture.store, projection, (runner) => {
-      runner.onProjected((_projection, events) => heard.push(...events.map((e) => e.position)), { eventsAfter: after });
-      runner.onProjected((_projection, events) => everything.push(...events.map((e) => e.position)));
+    // past the log there was, the reading pauses after every 500 events of a burst of 3,000 posted at once
+    await running(slowReading(fixture.store, (handed) => handed > EVENTS && handed % 500 === 0, 30), projection, async (runner) => {
+      runner.start();
+      await reach(runner, head);
+      const before = writes.length;
       runner.onStale((scopes) => stale.push([...scopes]));
+      const burst = await post(fixture.store, chat, author, EVENTS, 3000, 3000);
+      await reach(runner, burst);
+      const live = writes.slice(before);
+      expect(live.map((w) => w.kind), `writes: ${JSON.stringify(live)}`).to.deep.equal(live.map(() => 'apply'));
+      expect(total(live)).to.equal(3000);
     });
-    const all = (await fixture.store.readAllBare({ maxCount: EVENTS + 1 })).map((e) => e.position);
-    expect(everything).to.deep.equal(all);
-    expect(heard).to.deep.equal(all.filter((position) => position > after));
-    expect(stale.length).to.be.greaterThan(0);
-    for (const scopes of stale) expect(scopes).to.deep.equal([GENERATION_SCOPE]);
+    expect(stale.flat()).not.to.include(GENERATION_SCOPE);
+    expect(stale.flat()).to.include('probe');
+  });
+
+  it('hands a listener the events after its position, once each and in order, across catch-up writes, and keeps no others for it', async () => {
+    const all = (await fixture.store.readAllBare({ maxCount: 100_000 })).map((e) => e.position);
+    const after = all[all.length - 2500]!;
+    for (const eventsAfter of [after, undefined]) {
+      const { projection, writes } = probe();
+      const heard: bigint[] = [];
+      const stale: string[][] = [];
+      // writes every 3,000 rows: several catch-up writes
+      await running(
+        fixture.store,
+        projection,
+        async (runner) => {
+          runner.onProjected((_projection, events) => heard.push(...events.map((e) => e.position)), { eventsAfter });
+          runner.onStale((scopes) => stale.push([...scopes]));
+          runner.start();
+          await reach(runner, all[all.length - 1]!);
+        },
+        3000,
+      );
+      expect(writes.filter((w) => w.kind === 'flush').length, `writes: ${JSON.stringify(writes)}`).to.be.greaterThan(1);
+      expect(heard).to.deep.equal(all.filter((position) => position > (eventsAfter ?? 0n)));
+      expect(stale.flat()).to.include(GENERATION_SCOPE);
+    }
   });
 });

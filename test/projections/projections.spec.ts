@@ -125,7 +125,7 @@ describe('projections', function () {
     const knex = createKnex(backend.db.url);
     let failures = 0;
     const log = Object.assign(createLogger('silent'), { error: () => void failures++ });
-    // catching up, the replays write every 2,000 rows while they fold the next: kills land in those writes too
+    // catching up, a replay writes every 2,000 rows (messages: every 2,000 events) while it folds the next: kills land in those writes too
     const runner = new ProjectionRunner(knex, backend.db.url, backend.eventStore, allProjections, log, 2000);
     let kills = 0;
     const killer = setInterval(() => {
