@@ -30,15 +30,27 @@ export interface ChatModel {
  */
 export interface ChatChanges {
   chats: Map<string, Set<string>>;
+  /** rows a write stores: the chats, and their members upserted or deleted */
+  rows: number;
 }
 
-export const noChatChanges = (): ChatChanges => ({ chats: new Map() });
+export const noChatChanges = (): ChatChanges => ({ chats: new Map(), rows: 0 });
 
 /** The users of a changed chat whose rows a write must store: noting the chat changed, too. */
 function touched(changes: ChatChanges, id: string): Set<string> {
   let users = changes.chats.get(id);
-  if (!users) changes.chats.set(id, (users = new Set()));
+  if (!users) {
+    changes.chats.set(id, (users = new Set()));
+    changes.rows++;
+  }
   return users;
+}
+
+/** Notes that a user's membership row in a changed chat must be written. */
+function mark(changes: ChatChanges, users: Set<string>, user: string): void {
+  if (users.has(user)) return;
+  users.add(user);
+  changes.rows++;
 }
 
 /**
@@ -58,7 +70,7 @@ export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, e
         members,
       });
       const users = touched(changes, id);
-      for (const user of members.keys()) users.add(user);
+      for (const user of members.keys()) mark(changes, users, user);
       continue;
     }
     const chat = chats.get(id);
@@ -73,20 +85,20 @@ export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, e
         // a newcomer has not missed what was said before they joined
         const user = (data as EventData<'ParticipantAdded'>).user_id;
         members.set(user, row.message_count);
-        users.add(user);
+        mark(changes, users, user);
         break;
       }
       case 'ParticipantLeft': {
         const left = data as EventData<'ParticipantLeft'>;
         members.delete(left.user_id);
-        users.add(left.user_id);
+        mark(changes, users, left.user_id);
         if (row.admin === left.user_id) row.admin = left.new_admin;
         break;
       }
       case 'ParticipantRemoved': {
         const user = (data as EventData<'ParticipantRemoved'>).user_id;
         members.delete(user);
-        users.add(user);
+        mark(changes, users, user);
         break;
       }
       case 'MessagePosted': {
@@ -96,7 +108,7 @@ export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, e
         row.last_activity = parseIsoMicros(posted.time_stamp) ?? row.last_activity;
         if (members.has(posted.author_id)) {
           members.set(posted.author_id, posted.message_id);
-          users.add(posted.author_id);
+          mark(changes, users, posted.author_id);
         }
         break;
       }
@@ -113,7 +125,7 @@ export function foldChats(chats: Map<string, ChatModel>, changes: ChatChanges, e
         const upTo = members.get(read.user_id);
         if (upTo !== undefined && read.message_id > upTo) {
           members.set(read.user_id, read.message_id);
-          users.add(read.user_id);
+          mark(changes, users, read.user_id);
         }
         break;
       }
@@ -198,13 +210,6 @@ async function writeChats(tx: Knex.Transaction, chats: ReadonlyMap<string, ChatM
   for (const [sql, bindings] of statements) await tx.raw(sql, bindings);
 }
 
-/** rows a write of `changes` stores: the chats, and their members upserted or deleted */
-function pendingRows(changes: ChatChanges): number {
-  let rows = changes.chats.size;
-  for (const users of changes.chats.values()) rows += users.size;
-  return rows;
-}
-
 /** Past this many chats held, a rebuild's replay lets them go after a flush and reads back those it meets again. */
 const MAX_HELD_CHATS = 500_000;
 
@@ -229,7 +234,7 @@ export function chatsReplay(maxHeld = MAX_HELD_CHATS): Replay {
       foldChats(held, changes, mine);
     },
     get pending() {
-      return pendingRows(changes);
+      return changes.rows;
     },
     async flush(tx) {
       const taken = changes;
