@@ -39,8 +39,8 @@ export const REPLAY_FLUSH_ROWS = 250_000;
 
 /** A projection's rows folded in memory across batches, written when flushed; applying its batches one by one would leave the same tables. */
 export interface Replay {
-  /** Folds a batch in; reads the tables (tx) only for rows it does not hold. */
-  add(events: readonly BareEvent[], tx: Knex.Transaction): Promise<void>;
+  /** Folds a batch in; reads the tables (`db`: a transaction, or outside one) only for rows it does not hold. */
+  add(events: readonly BareEvent[], db: Knex): Promise<void>;
   /** rows waiting to be written */
   readonly pending: number;
   /**

@@ -414,7 +414,8 @@ export class ProjectionRunner {
     let catchUp = this.catchingUp.get(projection.name);
     if (!catchUp) this.catchingUp.set(projection.name, (catchUp = { replay: projection.replay!(), folded: 0, last: null, kept: [], writing: Promise.resolve() }));
     const { replay } = catchUp;
-    if (mine.length > 0) await this.knex.transaction((tx) => replay.add(mine, tx));
+    // folding reads only what is committed, and writes nothing: no transaction of its own
+    if (mine.length > 0) await replay.add(mine, this.knex);
     catchUp.folded += covered.length;
     catchUp.last = covered[covered.length - 1]!;
     const keptAfter = this.keptAfter();

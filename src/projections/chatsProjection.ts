@@ -158,9 +158,9 @@ const LOAD_CHATS = `SELECT c.*, coalesce((SELECT json_agg(json_build_array(m.use
   FROM rm_chats c WHERE c.uuid = ANY(?::uuid[])`;
 
 /** The chats `ids` names that the tables hold, with their members' read marks. */
-async function load(tx: Knex.Transaction, ids: string[]): Promise<Map<string, ChatModel>> {
+async function load(db: Knex, ids: string[]): Promise<Map<string, ChatModel>> {
   const chats = new Map<string, ChatModel>();
-  const { rows } = await tx.raw<{ rows: (ChatRow & { members: [user: string, readUpTo: number][] })[] }>(LOAD_CHATS, [ids]);
+  const { rows } = await db.raw<{ rows: (ChatRow & { members: [user: string, readUpTo: number][] })[] }>(LOAD_CHATS, [ids]);
   for (const { members, ...row } of rows) chats.set(row.uuid, { row: { ...row, last_activity: Number(row.last_activity) }, members: new Map(members) });
   return chats;
 }
@@ -221,7 +221,7 @@ export function chatsReplay(maxHeld = MAX_HELD_CHATS): Replay {
   let released = new Map<string, ChatModel>();
   let changes = noChatChanges();
   return {
-    async add(events, tx) {
+    async add(events, db) {
       const mine = chatEvents(events);
       const missing: string[] = [];
       for (const id of chatIds(mine)) {
@@ -230,7 +230,7 @@ export function chatsReplay(maxHeld = MAX_HELD_CHATS): Replay {
         if (kept) held.set(id, kept);
         else missing.push(id);
       }
-      if (missing.length > 0) for (const [id, chat] of await load(tx, missing)) held.set(id, chat);
+      if (missing.length > 0) for (const [id, chat] of await load(db, missing)) held.set(id, chat);
       foldChats(held, changes, mine);
     },
     get pending() {
