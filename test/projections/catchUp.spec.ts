@@ -8,6 +8,7 @@ import { ProjectionRunner } from '../../src/projections/ProjectionRunner.ts';
 import { GENERATION_SCOPE } from '../../src/queries/QueryCache.ts';
 import { chatEvent } from '../analytics/chatHistory.ts';
 import { eventStoreFixture } from '../support/services.ts';
+import { pause } from '../support/sockets.ts';
 
 const EVENTS = 12_000;
 
@@ -16,8 +17,6 @@ interface Write {
   kind: 'apply' | 'flush';
   events: number;
 }
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A projection that writes nothing but tells how many events each of its writes held. Each batch
