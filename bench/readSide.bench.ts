@@ -17,6 +17,7 @@ import type { Projection } from '../src/projections/Projection.ts';
 import { ProjectionRunner } from '../src/projections/ProjectionRunner.ts';
 import { seeded } from '../test/support/seeded.ts';
 import { profiled } from './cpuProfile.ts';
+import { ceilingServers } from './httpCeiling.ts';
 import type { Bench, BenchRow } from './harness.ts';
 
 /**
@@ -362,6 +363,50 @@ function runLoad(url: string, requests: LoadRequest[], mode: 'each' | 'own', cli
   });
 }
 
+interface LoadCase {
+  name: string;
+  requests: LoadRequest[];
+  mode: 'each' | 'own';
+  /** p99 in ms; none for the ceilings */
+  target?: number;
+  note: string;
+}
+
+const problems = (result: LoadResult) => {
+  const others = Object.entries(result.statuses).filter(([status]) => status !== '200');
+  const found = [...others.map(([status, n]) => `${fmt(n)}× ${status}`), ...(result.errors ? [`${fmt(result.errors)} errors`] : [])];
+  return `${result.exhausted ? ' (ran out of distinct keys)' : ''}${found.length ? `, ${found.join(', ')}` : ''}`;
+};
+
+/**
+ * A warm-up (JIT, connections), then one client alone: the time a request takes without queueing,
+ * then all clients; each on keys of its own in `each` mode (warm-up and single client at the end of the list).
+ */
+async function measure(url: string, c: LoadCase): Promise<BenchRow[]> {
+  const bench = 'readside';
+  const warmKeys = c.mode === 'each' ? Math.min(WARM_KEYS, Math.floor(c.requests.length / 6)) : 0;
+  const singleKeys = c.mode === 'each' ? Math.min(SINGLE_KEYS, Math.floor(c.requests.length / 3)) : 0;
+  const keys = (from: number, to: number) => (c.mode === 'each' ? c.requests.slice(from, to) : c.requests);
+  const end = c.requests.length;
+  await runLoad(url, keys(end - warmKeys, end), c.mode, CLIENTS, WARM_SECONDS);
+  const single = await runLoad(url, keys(end - warmKeys - singleKeys, end - warmKeys), c.mode, 1, SINGLE_SECONDS);
+  const result = await profiled(`readside ${c.name}`, () => runLoad(url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS));
+  const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; load generator ${(result.busyMs / result.count).toFixed(3)} ms CPU a request; ${c.note}`;
+  const verdict = (ms: number) => (c.target === undefined ? [] : [`target < ${c.target} ms: ${ms < c.target ? 'met' : 'missed'}`]);
+  return [
+    { bench, case: `${c.name}: requests`, value: result.perSecond, unit: 'req/s', note },
+    { bench, case: `${c.name}: p50`, value: result.p50, unit: 'ms' },
+    { bench, case: `${c.name}: p99`, value: result.p99, unit: 'ms', note: verdict(result.p99).join('') },
+    {
+      bench,
+      case: `${c.name}: 1 client, p99`,
+      value: single.p99,
+      unit: 'ms',
+      note: [`p50 ${single.p50.toFixed(2)} ms, ${fmt(single.perSecond)} req/s, ${fmt(single.count)} requests${problems(single)}`, ...verdict(single.p99)].join('; '),
+    },
+  ];
+}
+
 async function getJson(url: string, path: string, token: string): Promise<any> {
   const response = await fetch(url + path, { headers: { authorization: `Token ${token}` } });
   if (response.status !== 200) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
@@ -414,6 +459,16 @@ export const readSideBench: Bench = async ({ freshDatabase, log }) => {
       );
     }
 
+    for (const server of ceilingServers) {
+      log(`HTTP: ceiling, ${server.name}`);
+      const { url: serverUrl, close } = await server.start();
+      try {
+        rows.push(...(await measure(serverUrl, { name: `ceiling: ${server.name}`, mode: 'own', requests: [{ path: '/', token: tokens[0]! }], note: server.note })));
+      } finally {
+        await close();
+      }
+    }
+
     const cacheName = process.env.MEMCACHED_SERVERS ? `memcached ${process.env.MEMCACHED_SERVERS}` : 'in-process memory cache';
     const backend = await startBackend(
       loadConfig({ DATABASE_URL: url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', MEMCACHED_SERVERS: process.env.MEMCACHED_SERVERS ?? '' }),
@@ -449,7 +504,13 @@ export const readSideBench: Bench = async ({ freshDatabase, log }) => {
       const distinct = (n: number, make: (i: number) => LoadRequest) => Array.from({ length: n }, (_, i) => make(i));
       const perClient = (make: (c: number) => LoadRequest) => Array.from({ length: CLIENTS }, (_, c) => make(c));
       const LIMITS = 90; // limits 9..98: (viewer, limit) pairs no earlier request asked
-      const cases: { name: string; requests: LoadRequest[]; mode: 'each' | 'own'; target: number; note: string }[] = [
+      const cases: LoadCase[] = [
+        {
+          name: 'ceiling: GET /healthz of the backend',
+          mode: 'own',
+          requests: [{ path: '/healthz', token: tokens[0]! }],
+          note: 'no authentication, cache or database: what the middleware alone costs',
+        },
         {
           name: 'mychats, uncached',
           mode: 'each',
@@ -502,36 +563,9 @@ export const readSideBench: Bench = async ({ freshDatabase, log }) => {
           note: 'before a random message (not cached)',
         },
       ];
-      const problems = (result: LoadResult) => {
-        const others = Object.entries(result.statuses).filter(([status]) => status !== '200');
-        const found = [...others.map(([status, n]) => `${fmt(n)}× ${status}`), ...(result.errors ? [`${fmt(result.errors)} errors`] : [])];
-        return `${result.exhausted ? ' (ran out of distinct keys)' : ''}${found.length ? `, ${found.join(', ')}` : ''}`;
-      };
       for (const c of cases) {
         log(`HTTP: ${c.name}`);
-        // a warm-up (JIT, connections), then one client alone: the time a request takes without queueing, then all
-        // clients; each on keys of its own in `each` mode (warm-up and single client at the end of the list)
-        const warmKeys = c.mode === 'each' ? Math.min(WARM_KEYS, Math.floor(c.requests.length / 6)) : 0;
-        const singleKeys = c.mode === 'each' ? Math.min(SINGLE_KEYS, Math.floor(c.requests.length / 3)) : 0;
-        const keys = (from: number, to: number) => (c.mode === 'each' ? c.requests.slice(from, to) : c.requests);
-        const end = c.requests.length;
-        await runLoad(backend.url, keys(end - warmKeys, end), c.mode, CLIENTS, WARM_SECONDS);
-        const single = await runLoad(backend.url, keys(end - warmKeys - singleKeys, end - warmKeys), c.mode, 1, SINGLE_SECONDS);
-        const result = await profiled(`readside ${c.name}`, () => runLoad(backend.url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS));
-        const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; load generator ${(result.busyMs / result.count).toFixed(3)} ms CPU a request; ${c.note}`;
-        const met = (ms: number) => `target < ${c.target} ms: ${ms < c.target ? 'met' : 'missed'}`;
-        rows.push(
-          { bench, case: `${c.name}: requests`, value: result.perSecond, unit: 'req/s', note },
-          { bench, case: `${c.name}: p50`, value: result.p50, unit: 'ms' },
-          { bench, case: `${c.name}: p99`, value: result.p99, unit: 'ms', note: met(result.p99) },
-          {
-            bench,
-            case: `${c.name}: 1 client, p99`,
-            value: single.p99,
-            unit: 'ms',
-            note: `p50 ${single.p50.toFixed(2)} ms, ${fmt(single.perSecond)} req/s, ${fmt(single.count)} requests${problems(single)}; ${met(single.p99)}`,
-          },
-        );
+        rows.push(...(await measure(backend.url, c)));
       }
     } finally {
       await backend.stop();
