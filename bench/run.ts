@@ -7,6 +7,7 @@ import { createKnex, migrate } from '../src/db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/db/embeddedPostgres.ts';
 import { adminQuery, withDatabase } from '../test/support/services.ts';
 import { commandsBench } from './commands.bench.ts';
+import { measureSteal } from './cpuSteal.ts';
 import { eventStoreBench } from './eventStore.bench.ts';
 import { exportBench } from './export.bench.ts';
 import { gatewayBench } from './gateway.bench.ts';
@@ -44,7 +45,13 @@ async function main(): Promise<void> {
 
   const rows: BenchRow[] = [];
   try {
-    for (const [name, bench] of Object.entries(benches)) if (!only || only === name) rows.push(...(await bench({ freshDatabase, log })));
+    for (const [name, bench] of Object.entries(benches)) {
+      if (only && only !== name) continue;
+      const steal = measureSteal();
+      rows.push(...(await bench({ freshDatabase, log })));
+      const stolen = steal.stop();
+      if (stolen !== null) rows.push({ bench: name, case: 'CPU time stolen by the hypervisor', value: stolen, unit: '%', note: 'during this bench, all cores: other guests on the host; figures compare across runs only at similar steal' });
+    }
   } finally {
     for (const name of created) await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await embedded?.stop();
