@@ -284,6 +284,8 @@ export const gatewayBench: Bench = async ({ freshDatabase, log }) => {
   // statistics, as autovacuum would gather them (this Postgres may run without autovacuum): without them the
   // subscriptions' "blocked" check plans a sequential scan of the whole log on every wake-up
   await adminQuery(url, 'VACUUM ANALYZE');
+  // the setup's dirty pages written now, not by a checkpoint spread over the steps
+  await adminQuery(url, 'CHECKPOINT');
 
   const services = `${process.env.REDIS_URL ? 'Redis adapter and rate limiter' : 'no Redis (in-process adapter and rate limiter)'}${process.env.MEMCACHED_SERVERS ? ', Memcached' : ''}`;
   const backend = await startBackend(
