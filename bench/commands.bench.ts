@@ -16,7 +16,7 @@ import type { EventStore, NewEvent } from '../src/eventstore/EventStore.ts';
 import { createPostgresEventStore } from '../src/eventstore/postgres/PostgresEventStore.ts';
 import { createLogger } from '../src/log.ts';
 import { befriend, client, registerUser } from '../test/support/testBackend.ts';
-import { drive, type Bench, type BenchRow } from './harness.ts';
+import { drive, measureBusy, type Bench, type BenchRow } from './harness.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const BIG_CHAT = 100_000;
@@ -287,7 +287,7 @@ async function httpPosts(url: string, log: (line: string) => void): Promise<Benc
       [`${CONNECTIONS} connections → one group chat`, one],
     ] as const) {
       log(`HTTP posts: ${name}`);
-      const result = await profiled(`commands http ${name}`, () => runLoad(backend.url, targets, SECONDS));
+      const { result, busyMs: backendMs } = await measureBusy(() => profiled(`commands http ${name}`, () => runLoad(backend.url, targets, SECONDS)));
       // every 201 stored exactly once: as many MessagePosted per chat as 201 answers for it, ids 1..n
       // stored and answered, none twice
       const answered = new Map<string, number[]>();
@@ -302,7 +302,7 @@ async function httpPosts(url: string, log: (line: string) => void): Promise<Benc
       const others = Object.entries(result.statuses).filter(([status]) => status !== '201');
       const failures = [...others.map(([status, n]) => `${fmt(n)}× ${status}`), ...(result.errors > 0 ? [`${fmt(result.errors)} errors`] : [])];
       const loadMs = result.busyMs / result.count;
-      const note = `${fmt(created)} × 201${failures.length ? `, ${failures.join(', ')}` : ''}; ${result.sockets} sockets, projections ${ROLE === 'api' ? 'off' : 'on'}; stored once: ${once ? 'yes' : 'no'}; load generator ${loadMs.toFixed(3)} ms CPU a post`;
+      const note = `${fmt(created)} × 201${failures.length ? `, ${failures.join(', ')}` : ''}; ${result.sockets} sockets, projections ${ROLE === 'api' ? 'off' : 'on'}; stored once: ${once ? 'yes' : 'no'}; backend thread busy ${(backendMs / result.count).toFixed(3)} ms a post; load generator ${loadMs.toFixed(3)} ms CPU a post`;
       rows.push(
         { bench, case: `${name}: posts`, value: created / result.seconds, unit: 'posts/s', note },
         { bench, case: `${name}: p50`, value: result.p50, unit: 'ms' },

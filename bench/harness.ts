@@ -51,3 +51,14 @@ function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   return value >= 100 ? Math.round(value).toLocaleString('en-US') : value.toFixed(2);
 }
+
+/**
+ * Runs `work` and answers how long this thread's event loop was busy meanwhile, in ms: the
+ * backend's own time when it runs in this thread and its load generator in a worker. Steadier
+ * than latency on a shared machine, so a change's cost per request shows even when the tail is noise.
+ */
+export async function measureBusy<T>(work: () => Promise<T>): Promise<{ result: T; busyMs: number }> {
+  const start = performance.eventLoopUtilization();
+  const result = await work();
+  return { result, busyMs: performance.eventLoopUtilization(start).active };
+}

@@ -18,7 +18,7 @@ import { ProjectionRunner } from '../src/projections/ProjectionRunner.ts';
 import { seeded } from '../test/support/seeded.ts';
 import { profiled } from './cpuProfile.ts';
 import { ceilingServers } from './httpCeiling.ts';
-import type { Bench, BenchRow } from './harness.ts';
+import { measureBusy, type Bench, type BenchRow } from './harness.ts';
 
 /**
  * The read side on a generated dataset: the log is written as events through the event store, the
@@ -390,8 +390,9 @@ async function measure(url: string, c: LoadCase): Promise<BenchRow[]> {
   const end = c.requests.length;
   await runLoad(url, keys(end - warmKeys, end), c.mode, CLIENTS, WARM_SECONDS);
   const single = await runLoad(url, keys(end - warmKeys - singleKeys, end - warmKeys), c.mode, 1, SINGLE_SECONDS);
-  const result = await profiled(`readside ${c.name}`, () => runLoad(url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS));
-  const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; load generator ${(result.busyMs / result.count).toFixed(3)} ms CPU a request; ${c.note}`;
+  const { result, busyMs: serverMs } = await measureBusy(() => profiled(`readside ${c.name}`, () => runLoad(url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS)));
+  const cost = `server thread busy ${(serverMs / result.count).toFixed(3)} ms, load generator ${(result.busyMs / result.count).toFixed(3)} ms a request`;
+  const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; ${cost}; ${c.note}`;
   const verdict = (ms: number) => (c.target === undefined ? [] : [`target < ${c.target} ms: ${ms < c.target ? 'met' : 'missed'}`]);
   return [
     { bench, case: `${c.name}: requests`, value: result.perSecond, unit: 'req/s', note },
