@@ -17,7 +17,7 @@ import { createPostgresEventStore } from '../src/eventstore/postgres/PostgresEve
 import { createLogger } from '../src/log.ts';
 import { adminQuery } from '../test/support/services.ts';
 import { profiled } from './cpuProfile.ts';
-import { percentile, type Bench, type BenchRow } from './harness.ts';
+import { measurePostgresCpu, percentile, type Bench, type BenchRow } from './harness.ts';
 
 /**
  * The Socket.IO gateway, backend in this process, clients (socket.io-client, websocket transport)
@@ -193,22 +193,6 @@ function openFilesLimit(): number {
     .find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/\s{2,}/)[1];
   return soft && /^\d+$/.test(soft) ? Number(soft) : Infinity;
-}
-
-/** CPU time (ms) each Postgres backend serving `url`'s database has used so far, by pid; empty where /proc is not. */
-async function postgresCpu(url: string): Promise<Map<number, number>> {
-  const { rows } = await adminQuery(url, 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-  const used = new Map<number, number>();
-  for (const { pid } of rows as { pid: number }[]) {
-    try {
-      // fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (10 ms)
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // not on this machine's /proc, or gone
-    }
-  }
-  return used;
 }
 
 v8.setFlagsFromString('--expose-gc');
@@ -412,11 +396,10 @@ export const gatewayBench: Bench = async ({ freshDatabase, log }) => {
       stages.recorded = [];
       stages.projected = [];
       stages.byProjection.clear();
-      const [cpuBefore, pgBefore] = [process.cpuUsage(), await postgresCpu(url)];
+      const [cpuBefore, postgres] = [process.cpuUsage(), await measurePostgresCpu(url)];
       const r = await profiled(`gateway ${rate} msgs per s`, () => clients.ask<any>({ type: 'step', id: i + 1, rate, seconds: STEP_SECONDS, chats: chatOf, groupSize: GROUP_SIZE, drainMs: DRAIN_MS }));
       const backendCpu = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(cpuBefore));
-      let postgresMs = 0;
-      for (const [pid, ms] of await postgresCpu(url)) postgresMs += ms - (pgBefore.get(pid) ?? 0);
+      const postgresMs = await postgres.stop();
       const [recorded, projected] = [stage(stages.recorded), stage(stages.projected)];
       const perProjection = [...stages.byProjection]
         .map(([name, list]) => ({ name, p99: stage(list).p99 }))

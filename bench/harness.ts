@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { adminQuery } from '../test/support/services.ts';
+
 /** The benchmark harness: each bench returns rows; run.ts prints them as a table or as JSON. */
 export interface BenchRow {
   bench: string;
@@ -61,4 +64,32 @@ export async function measureBusy<T>(work: () => Promise<T>): Promise<{ result: 
   const start = performance.eventLoopUtilization();
   const result = await work();
   return { result, busyMs: performance.eventLoopUtilization(start).active };
+}
+
+/** CPU time (ms) each Postgres backend serving `url`'s database has used so far, by pid; empty where /proc is not. */
+async function postgresCpu(url: string): Promise<Map<number, number>> {
+  const { rows } = await adminQuery(url, 'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+  const used = new Map<number, number>();
+  for (const { pid } of rows as { pid: number }[]) {
+    try {
+      // fields after the command's closing parenthesis: utime and stime are the 12th and 13th, in clock ticks (10 ms)
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      used.set(pid, (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // not on this machine's /proc, or gone
+    }
+  }
+  return used;
+}
+
+/** Starts counting the CPU time of `url`'s Postgres backends; `stop()` answers the ms they used since (0 where /proc is not). */
+export async function measurePostgresCpu(url: string): Promise<{ stop(): Promise<number> }> {
+  const before = await postgresCpu(url);
+  return {
+    async stop() {
+      let used = 0;
+      for (const [pid, ms] of await postgresCpu(url)) used += ms - (before.get(pid) ?? 0);
+      return used;
+    },
+  };
 }

@@ -18,7 +18,7 @@ import { ProjectionRunner } from '../src/projections/ProjectionRunner.ts';
 import { seeded } from '../test/support/seeded.ts';
 import { profiled } from './cpuProfile.ts';
 import { ceilingServers } from './httpCeiling.ts';
-import { measureBusy, type Bench, type BenchRow } from './harness.ts';
+import { measureBusy, measurePostgresCpu, type Bench, type BenchRow } from './harness.ts';
 
 /**
  * The read side on a generated dataset: the log is written as events through the event store, the
@@ -382,7 +382,7 @@ const problems = (result: LoadResult) => {
  * A warm-up (JIT, connections), then one client alone: the time a request takes without queueing,
  * then all clients; each on keys of its own in `each` mode (warm-up and single client at the end of the list).
  */
-async function measure(url: string, c: LoadCase): Promise<BenchRow[]> {
+async function measure(url: string, c: LoadCase, databaseUrl?: string): Promise<BenchRow[]> {
   const bench = 'readside';
   const warmKeys = c.mode === 'each' ? Math.min(WARM_KEYS, Math.floor(c.requests.length / 6)) : 0;
   const singleKeys = c.mode === 'each' ? Math.min(SINGLE_KEYS, Math.floor(c.requests.length / 3)) : 0;
@@ -390,8 +390,11 @@ async function measure(url: string, c: LoadCase): Promise<BenchRow[]> {
   const end = c.requests.length;
   await runLoad(url, keys(end - warmKeys, end), c.mode, CLIENTS, WARM_SECONDS);
   const single = await runLoad(url, keys(end - warmKeys - singleKeys, end - warmKeys), c.mode, 1, SINGLE_SECONDS);
+  const postgres = databaseUrl ? await measurePostgresCpu(databaseUrl) : null;
   const { result, busyMs: serverMs } = await measureBusy(() => profiled(`readside ${c.name}`, () => runLoad(url, keys(0, end - warmKeys - singleKeys), c.mode, CLIENTS, SECONDS)));
-  const cost = `server thread busy ${(serverMs / result.count).toFixed(3)} ms, load generator ${(result.busyMs / result.count).toFixed(3)} ms a request`;
+  const postgresMs = (await postgres?.stop()) ?? 0;
+  const perRequest = (ms: number) => `${(ms / result.count).toFixed(3)} ms`;
+  const cost = `a request: server thread busy ${perRequest(serverMs)}${postgres ? `, Postgres CPU ${perRequest(postgresMs)}` : ''}, load generator ${perRequest(result.busyMs)}`;
   const note = `${CLIENTS} clients, ${fmt(result.count)} requests in ${result.seconds.toFixed(1)} s${problems(result)}; ${cost}; ${c.note}`;
   const verdict = (ms: number) => (c.target === undefined ? [] : [`target < ${c.target} ms: ${ms < c.target ? 'met' : 'missed'}`]);
   return [
@@ -568,7 +571,7 @@ export const readSideBench: Bench = async ({ freshDatabase, log }) => {
       ];
       for (const c of cases) {
         log(`HTTP: ${c.name}`);
-        rows.push(...(await measure(backend.url, c)));
+        rows.push(...(await measure(backend.url, c, url)));
       }
     } finally {
       await backend.stop();
