@@ -30,6 +30,11 @@ export class EventFeed {
     return this.events.caughtUp !== false;
   }
 
+  /** The source says it has not read to the log's head: more is right behind, whatever the batch's length. */
+  get behind(): boolean {
+    return this.events.caughtUp === false;
+  }
+
   /**
    * Up to `max` events: waits up to `waitMs` for a first one (answering [] if none came), then,
    * when fewer than `max` are ready, `gatherMs` more for others to arrive. Null once the events end.

@@ -68,13 +68,15 @@ class MovedOn extends Error {}
 class Restart extends Error {}
 
 /**
- * Where a batch stands in the log. Full: more is right behind it, the projection is far behind
- * and starts catching up. At its head: short, and the reading has reached the log's end (the
- * subscription's caughtUp), which ends a catch-up. Short while the reading fell behind the
- * folding for a moment: neither.
+ * Where a batch stands in the log. Behind: far from the log's head, so the projection starts
+ * catching up — the batch is full, or the batches taken since the subscription last said it was
+ * not behind add up to a full one (a reading slower than the runner hands over short batches
+ * however far behind it is; a live burst of less than a batch stays live). At its head: short, and
+ * the reading has reached the log's end, which ends a catch-up. Short while the reading fell
+ * behind the folding for a moment: neither.
  */
 interface Pace {
-  full: boolean;
+  behind: boolean;
   atHead: boolean;
 }
 
@@ -289,6 +291,8 @@ export class ProjectionRunner {
     };
     this.stops.add(stop);
     try {
+      // events taken while the subscription said more was right behind them
+      let takenBehind = 0;
       while (!this.stopped && !shouldEnd()) {
         const unstored = running.some((p) => this.checkpoints.get(p.name) !== this.stored.get(p.name));
         const batch = await feed.take(BATCH, GATHER_MS, unstored ? LIVE_CHECKPOINT_MS : STANDBY_RETRY_MS / 4);
@@ -300,7 +304,8 @@ export class ProjectionRunner {
           continue;
         }
         const full = batch.length === BATCH;
-        const pace: Pace = { full, atHead: !full && feed.caughtUp };
+        takenBehind = feed.behind ? takenBehind + batch.length : 0;
+        const pace: Pace = { behind: full || takenBehind >= BATCH, atHead: !full && feed.caughtUp };
         writing = eachOf(running, (p) => this.applyBatch(p, batch, pace));
         await writing;
       }
@@ -378,10 +383,10 @@ export class ProjectionRunner {
     const covered = batch[0]!.position > cursor ? batch : batch.filter((e) => e.position > cursor);
     const types = projection.eventTypes;
     const mine = types ? covered.filter((e) => types.includes(e.type)) : covered;
-    if (projection.replay && (pace.full || this.catchingUp.has(name))) return this.foldBatch(projection, covered, mine, pace);
+    if (projection.replay && (pace.behind || this.catchingUp.has(name))) return this.foldBatch(projection, covered, mine, pace);
     if (mine.length === 0) {
       this.passed(projection, covered, []);
-      await this.storeLazily(projection, pace.full ? LAZY_CHECKPOINT_MS : LIVE_CHECKPOINT_MS);
+      await this.storeLazily(projection, pace.behind ? LAZY_CHECKPOINT_MS : LIVE_CHECKPOINT_MS);
       return;
     }
     let stale: string[] = [];
@@ -405,7 +410,7 @@ export class ProjectionRunner {
   }
 
   /**
-   * Far behind (full batches), a projection with a replay folds batches in memory and writes them
+   * Far behind, a projection with a replay folds batches in memory and writes them
    * when its replay holds enough rows, it has folded CATCH_UP_EVENTS events or kept CATCH_UP_KEPT
    * for listeners (while it folds the next ones), and once it reaches the log's head: each row once per write
    * rather than once per batch (a chat list row, say, that every batch touches).

@@ -129,6 +129,21 @@ describe('projections: catching up', function () {
     expect(kinds.indexOf('flush'), `writes: ${JSON.stringify(writes)}`).to.equal(kinds.length - 1);
   });
 
+  it('catches up under a reading that never hands over a full batch, as a slow machine reads', async () => {
+    const { projection, writes } = probe(0);
+    // a pause after every 1,000 events but in the last page: every batch is short while the subscription
+    // says more is right behind, and once it has read the last page those events follow at once, as they do
+    await running(slowReading(fixture.store, (handed) => handed % 1000 === 0 && handed < EVENTS - 2048, 20), projection, async (runner) => {
+      runner.start();
+      await reach(runner, head);
+    });
+    const shown = `writes: ${JSON.stringify(writes)}`;
+    expect(total(writes), shown).to.equal(EVENTS);
+    // batch by batch until they add up to a full one (5,000), then folded and written once, at the head
+    expect(total(writes.filter((w) => w.kind === 'apply')), shown).to.be.below(5000);
+    expect(writes.map((w) => w.kind).indexOf('flush'), shown).to.equal(writes.length - 1);
+  });
+
   it('applies a live burst batch by batch when the reading takes it in short batches, its stale scopes exact', async () => {
     const { projection, writes } = probe();
     const stale: string[][] = [];
